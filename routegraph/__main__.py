@@ -1,0 +1,5 @@
+import sys
+
+from routegraph.cli.main import main
+
+sys.exit(main())

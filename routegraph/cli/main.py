@@ -1,0 +1,90 @@
+"""The ``routegraph`` command line: a thin dispatcher.
+
+Each command lives in its own module ``routegraph.cli.<module>`` exposing
+``add_arguments(parser)`` and ``run(args) -> int``; only the chosen command's
+module is imported. Every :class:`~routegraph.errors.RouteGraphError` becomes a
+message on stderr and a non-zero exit code, with a traceback only under
+``--debug``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compile": ("compile_cmd", "validate a spec and print shapes, ops and paths"),
+    "schema": ("schema_cmd", "print the JSON Schema of spec files"),
+    "train": ("train_cmd", "train a network (static, actor or critic strategy)"),
+    "evaluate": ("evaluate_cmd", "evaluate a trained run on the test split"),
+    "data": ("data_cmd", "download and prepare datasets"),
+    "render": ("render_cmd", "draw architecture and dataflow diagrams"),
+    "plot": ("plot_cmd", "plot accuracy/efficiency curves and dataflow over training"),
+    "report": ("report_cmd", "write a self-contained HTML report of runs"),
+    "predict": ("predict_cmd", "run routed inference on images in a .npy file"),
+    "calibrate": ("calibrate_cmd", "pick k_cpt to meet an ops budget"),
+    "sweep": ("sweep_cmd", "run an experiment file's sweep of trainings"),
+    "demo": ("demo_cmd", "the end-to-end demo: compile, train, evaluate, draw, report"),
+}
+
+EXIT_USER_ERROR = 2
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="routegraph",
+        description="Dynamically-routed neural networks from YAML specs.",
+        epilog=f"commands:\n{lines}\n\nRun 'routegraph COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    if debug:
+        argv.remove("--debug")
+    if not argv or argv[0] in ("-h", "--help"):
+        _top_parser().print_help()
+        return 0 if argv else EXIT_USER_ERROR
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        _top_parser().parse_args([command])  # prints the choices and exits 2
+    module_name, help_ = COMMANDS[command]
+    try:
+        module = importlib.import_module(f"routegraph.cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"routegraph.cli.{module_name}":
+            raise
+        print(f"routegraph: the '{command}' command is not available in this version", file=sys.stderr)
+        return EXIT_USER_ERROR
+    parser = argparse.ArgumentParser(prog=f"routegraph {command}", description=help_)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    args.debug = debug
+    return run_guarded(module.run, args)
+
+
+def run_guarded(run, args) -> int:
+    """Run a command; turn routegraph errors into clean messages and exit codes."""
+    from routegraph.errors import RouteGraphError
+
+    try:
+        return int(run(args) or 0)
+    except RouteGraphError as exc:
+        if args.debug:
+            raise
+        print(str(exc), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

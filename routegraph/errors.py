@@ -1,0 +1,91 @@
+"""One exception hierarchy for routegraph.
+
+Every error a user can cause derives from :class:`RouteGraphError`. The CLI
+catches that base class, prints the message, and exits non-zero without a
+traceback (unless ``--debug``).
+
+- :class:`SpecError` (also a ``ValueError``): a spec is wrong. It carries one
+  :class:`Problem` per mistake, each printed as
+  ``file:line:col: dotted.path: what is wrong (what is allowed)``.
+- :class:`UnknownNameError` (a ``SpecError`` and a ``KeyError``): a registry or
+  reference lookup failed; the message lists known names and a suggestion.
+- :class:`DataError`: a dataset file is missing, corrupt or of the wrong format.
+- :class:`CheckpointError`: a run directory or checkpoint cannot be used.
+- :class:`ConfigError` (a ``ValueError``): a bad option or training setting.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located mistake in a spec."""
+
+    message: str
+    path: str = ""
+    file: str = "<spec>"
+    line: int = 0
+    col: int = 0
+    allowed: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        text = f"{where}: {self.path or '<root>'}: {self.message}"
+        return f"{text} ({self.allowed})" if self.allowed else text
+
+
+class RouteGraphError(Exception):
+    """Base class of every error routegraph raises on purpose."""
+
+
+class SpecError(RouteGraphError, ValueError):
+    """A spec is invalid. ``problems`` holds one located entry per mistake."""
+
+    def __init__(self, problems: Problem | Sequence[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownNameError(SpecError, KeyError):
+    """A name is not known; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return "\n".join(str(p) for p in self.problems)
+
+
+class DataError(RouteGraphError, ValueError):
+    """A dataset is missing, corrupt, or not in the expected format."""
+
+
+class CheckpointError(RouteGraphError):
+    """A run directory or checkpoint is missing or incompatible."""
+
+
+class ConfigError(RouteGraphError, ValueError):
+    """A command-line option or training setting is invalid."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """Return ``"did you mean 'x'?"`` for the closest known name, or ``""``.
+
+    >>> did_you_mean("conv2", ["conv2d", "linear"])
+    "did you mean 'conv2d'?"
+    """
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_name(what: str, name: str, known: Iterable[str], **where) -> UnknownNameError:
+    """Build the standard 'unknown X' error with a suggestion and the known names."""
+    known = sorted(known)
+    hint = did_you_mean(name, known)
+    message = f"unknown {what} {name!r}" + (f"; {hint}" if hint else "")
+    allowed = "known: " + ", ".join(known) if known else "none defined"
+    return UnknownNameError(Problem(message, allowed=allowed, **where))

@@ -1,0 +1,322 @@
+"""The compiled graph: plain, frozen, JSON-serialisable data.
+
+A spec compiles to a :class:`CompiledGraph` before any torch module exists.
+It holds every node's shapes, operation count and parameter count, the
+*region tree* that routing induces, and the path table.
+
+Regions. Region 0 is the root: nodes that run for every example. Sink ``i`` of
+junction ``j`` opens region ``(j, i)``: nodes that run only when ``j`` picks
+``i``. Regions form a tree. Each region ends either in exactly one junction
+(whose sinks open its child regions) or in exactly one classifier (a leaf).
+A route through the network is a root-to-leaf chain of regions, so a *path*
+is identified by its classifier.
+
+Operation counts follow the reference convention: multiply-accumulates of
+convolutions and linear layers only, kernels clipped to the map size. A
+junction's router ops are charged to the region the junction sits in, i.e. to
+the layer whose output it routes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """Shape of one example's tensor, without the batch axis: (C, H, W) or (F,)."""
+
+    dims: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    def __str__(self) -> str:
+        return "x".join(map(str, self.dims))
+
+
+@dataclass(frozen=True)
+class PyramidShape:
+    """Shape of a feature pyramid: one (C, H, W) map per scale, finest first."""
+
+    levels: tuple[TensorShape, ...]
+
+    def __str__(self) -> str:
+        return "[" + ", ".join(map(str, self.levels)) + "]"
+
+
+Shape = Union[TensorShape, PyramidShape]
+
+
+def shape_to_json(shape: Shape) -> Any:
+    if isinstance(shape, PyramidShape):
+        return {"pyramid": [list(level.dims) for level in shape.levels]}
+    return list(shape.dims)
+
+
+def shape_from_json(data: Any) -> Shape:
+    if isinstance(data, dict):
+        return PyramidShape(tuple(TensorShape(tuple(level)) for level in data["pyramid"]))
+    return TensorShape(tuple(data))
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """Where a node was written: file, line, column (1-based) and dotted spec path."""
+
+    file: str = "<spec>"
+    line: int = 0
+    col: int = 0
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledLayer:
+    """One primitive layer: a graph node's computation or one step of a router."""
+
+    kind: str
+    config: dict[str, Any]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    ops: int
+    params: int
+
+
+@dataclass(frozen=True)
+class CompiledNode:
+    """A graph node (a primitive layer or a classifier) with its place in the region tree."""
+
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    config: dict[str, Any]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    ops: int
+    params: int
+    region: int
+    loc: SourceLoc = field(default_factory=SourceLoc)
+
+
+@dataclass(frozen=True)
+class CompiledJunction:
+    """An n-way junction: its router (a layer sequence reading ``reads``) and its sinks."""
+
+    name: str
+    reads: str
+    sinks: tuple[str, ...]
+    router: tuple[CompiledLayer, ...]
+    router_in: Shape
+    ops: int
+    params: int
+    region: int
+    sink_regions: tuple[int, ...]
+    loc: SourceLoc = field(default_factory=SourceLoc)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A set of nodes that run under the same routing decisions."""
+
+    id: int
+    parent: tuple[str, int] | None  # (junction, sink index) that opens it; None for the root
+    decisions: tuple[tuple[str, int], ...]  # every (junction, sink) on the way from the root
+    nodes: tuple[str, ...]  # nodes owned by this region, in topological order
+    junction: str | None  # the junction that ends this region, or
+    classifier: str | None  # the classifier that ends it
+    ops: int  # ops of owned nodes plus the ending junction's router
+    children: tuple[int, ...]  # sink regions of the ending junction, in sink order
+    leaves: int  # number of leaf regions at or below this one
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """One root-to-classifier route."""
+
+    classifier: str
+    region: int
+    decisions: tuple[tuple[str, int], ...]
+    regions: tuple[int, ...]  # root first
+    nodes: tuple[str, ...]  # every node that runs, topological order
+    junctions: tuple[str, ...]  # every junction whose router runs
+    ops: int
+
+
+@dataclass(frozen=True)
+class CompiledGraph:
+    """A compiled, validated routed network. Build torch modules from it with
+    :func:`routegraph.build_model`.
+    """
+
+    name: str
+    input_name: str
+    input_shape: TensorShape
+    nodes: tuple[CompiledNode, ...]  # topological order
+    junctions: tuple[CompiledJunction, ...]  # topological order
+    regions: tuple[Region, ...]  # parents before children; regions[0] is the root
+    paths: tuple[PathInfo, ...]  # one per classifier, in classifier order
+    params: dict[str, Any] = field(default_factory=dict)
+    k_cpt_input: bool = False  # routers read 1e7 * k_cpt as an extra input (dynamic k_cpt)
+    source: str = ""
+
+    # -- lookups ---------------------------------------------------------
+    def node(self, name: str) -> CompiledNode:
+        return self._index()[0][name]
+
+    def junction(self, name: str) -> CompiledJunction:
+        return self._index()[1][name]
+
+    def path(self, classifier: str) -> PathInfo:
+        return self._index()[2][classifier]
+
+    def _index(self):
+        cached = self.__dict__.get("_cache")
+        if cached is None:
+            cached = (
+                {n.name: n for n in self.nodes},
+                {j.name: j for j in self.junctions},
+                {p.classifier: p for p in self.paths},
+            )
+            object.__setattr__(self, "_cache", cached)
+        return cached
+
+    @property
+    def classifiers(self) -> tuple[str, ...]:
+        return tuple(p.classifier for p in self.paths)
+
+    @property
+    def num_classes(self) -> int:
+        return self.node(self.paths[0].classifier).config["classes"]
+
+    @property
+    def total_ops(self) -> int:
+        """Ops of every node and router (what dense evaluation computes)."""
+        return sum(n.ops for n in self.nodes) + sum(j.ops for j in self.junctions)
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.nodes) + sum(j.params for j in self.junctions)
+
+    def subtree_regions(self, region: int) -> tuple[int, ...]:
+        """The region and every region below it, parents first."""
+        out, stack = [], [region]
+        while stack:
+            r = stack.pop()
+            out.append(r)
+            stack.extend(reversed(self.regions[r].children))
+        return tuple(sorted(out))
+
+    # -- JSON ------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; see docs/compiled-graph.md for its schema."""
+
+        def layer(d: dict) -> dict:
+            d = dict(d)
+            d["in_shapes"] = [shape_to_json(s) for s in d["in_shapes"]]
+            d["out_shape"] = shape_to_json(d["out_shape"])
+            return d
+
+        return {
+            "format": "routegraph.compiled/1",
+            "name": self.name,
+            "input_name": self.input_name,
+            "input_shape": list(self.input_shape.dims),
+            "params": self.params,
+            "k_cpt_input": self.k_cpt_input,
+            "source": self.source,
+            "total_ops": self.total_ops,
+            "total_params": self.total_params,
+            "nodes": [layer(_plain(n)) for n in self.nodes],
+            "junctions": [
+                {**_plain(j), "router": [layer(_plain(l)) for l in j.router], "router_in": shape_to_json(j.router_in)}
+                for j in self.junctions
+            ],
+            "regions": [_plain(r) for r in self.regions],
+            "paths": [_plain(p) for p in self.paths],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CompiledGraph":
+        def layer_kw(d: dict) -> dict:
+            d = dict(d)
+            d["in_shapes"] = tuple(shape_from_json(s) for s in d["in_shapes"])
+            d["out_shape"] = shape_from_json(d["out_shape"])
+            return d
+
+        nodes = tuple(
+            CompiledNode(**{**layer_kw(n), "inputs": tuple(n["inputs"]), "loc": SourceLoc(**n["loc"])})
+            for n in data["nodes"]
+        )
+        junctions = tuple(
+            CompiledJunction(
+                **{
+                    **j,
+                    "sinks": tuple(j["sinks"]),
+                    "router": tuple(CompiledLayer(**layer_kw(l)) for l in j["router"]),
+                    "router_in": shape_from_json(j["router_in"]),
+                    "sink_regions": tuple(j["sink_regions"]),
+                    "loc": SourceLoc(**j["loc"]),
+                }
+            )
+            for j in data["junctions"]
+        )
+        regions = tuple(
+            Region(
+                **{
+                    **r,
+                    "parent": tuple(r["parent"]) if r["parent"] else None,
+                    "decisions": tuple(tuple(d) for d in r["decisions"]),
+                    "nodes": tuple(r["nodes"]),
+                    "children": tuple(r["children"]),
+                }
+            )
+            for r in data["regions"]
+        )
+        paths = tuple(
+            PathInfo(
+                **{
+                    **p,
+                    "decisions": tuple(tuple(d) for d in p["decisions"]),
+                    "regions": tuple(p["regions"]),
+                    "nodes": tuple(p["nodes"]),
+                    "junctions": tuple(p["junctions"]),
+                }
+            )
+            for p in data["paths"]
+        )
+        return cls(
+            name=data["name"],
+            input_name=data["input_name"],
+            input_shape=TensorShape(tuple(data["input_shape"])),
+            nodes=nodes,
+            junctions=junctions,
+            regions=regions,
+            paths=paths,
+            params=data.get("params", {}),
+            k_cpt_input=data.get("k_cpt_input", False),
+            source=data.get("source", ""),
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=1)
+
+
+def _plain(obj) -> dict:
+    """asdict() without the TensorShape/PyramidShape wrapping (kept for layer())."""
+    out = {}
+    for key in obj.__dataclass_fields__:
+        value = getattr(obj, key)
+        if key in ("in_shapes", "out_shape", "router", "router_in"):
+            out[key] = value
+        elif hasattr(value, "__dataclass_fields__"):
+            out[key] = asdict(value)
+        elif isinstance(value, tuple):
+            out[key] = [list(v) if isinstance(v, tuple) else v for v in value]
+        else:
+            out[key] = value
+    return out

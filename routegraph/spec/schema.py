@@ -1,0 +1,247 @@
+"""Pydantic models of the spec language (no torch here).
+
+A spec file is validated in two stages (see :mod:`routegraph.spec.loader`):
+templates and ``${...}`` expressions are expanded first, then every node is
+validated against the models below. Every model forbids unknown keys.
+
+Primitive layers (``LAYER_MODELS``) can appear as graph nodes (with ``name``
+and ``input``) or as steps of a router sequence (without them).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="node name: letters, digits, '_', dotted for template instances")]
+Init = Literal["xavier", "zeros"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- primitive layers
+class Conv2dLayer(Strict):
+    """2-D convolution. The kernel is clipped to the map size under 'same' padding."""
+
+    kind: Literal["conv2d"]
+    channels: PosInt = Field(description="output channels")
+    kernel: PosInt = Field(3, description="square kernel size")
+    stride: PosInt = 1
+    padding: Literal["same", "valid"] | NonNegInt = Field("same", description="'same', 'valid' or a pixel count")
+    bias: bool = False
+    init: Init = "xavier"
+
+
+class LinearLayer(Strict):
+    """Fully connected layer on a flat feature vector."""
+
+    kind: Literal["linear"]
+    features: PosInt = Field(description="output features")
+    bias: bool = True
+    init: Init = "xavier"
+
+
+class BatchNormLayer(Strict):
+    """Batch normalization (BN over channels, or over features of a flat vector)."""
+
+    kind: Literal["batchnorm"]
+    eps: Annotated[float, Field(gt=0)] = 1e-6
+    momentum: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="PyTorch convention: 0.1 == running-average decay 0.9")
+
+
+class ReluLayer(Strict):
+    """Rectified linear unit (applies to every level of a pyramid)."""
+
+    kind: Literal["relu"]
+
+
+class MaxPoolLayer(Strict):
+    """Max pooling; ``stride`` defaults to ``kernel``."""
+
+    kind: Literal["maxpool"]
+    kernel: PosInt = 2
+    stride: PosInt | None = None
+
+
+class ResizeLayer(Strict):
+    """Parameter-free bilinear resize to ``size`` x ``size`` pixels."""
+
+    kind: Literal["resize"]
+    size: PosInt
+    antialias: bool = False
+
+
+class PyramidLayer(Strict):
+    """Builds an image pyramid by bilinear resizing, finest first (e.g. [32, 16, 8, 4])."""
+
+    kind: Literal["pyramid"]
+    sizes: Annotated[list[PosInt], Field(min_length=1)]
+    antialias: bool = False
+
+
+class MultiscaleConvLayer(Strict):
+    """The paper's multiscale convolution over the coarsest ``len(channels)`` input scales.
+
+    Finest output: conv(input at that scale). Each coarser output k:
+    conv(input at k) + conv(maxpool2x2(output k-1)). Then BN + ReLU per scale.
+    """
+
+    kind: Literal["multiscale_conv"]
+    channels: Annotated[list[PosInt], Field(min_length=1, description="output channels per scale, finest first")]
+    kernel: PosInt = 3
+    eps: Annotated[float, Field(gt=0)] = 1e-6
+    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+class SelectScaleLayer(Strict):
+    """Takes one level of a pyramid (default: the coarsest, -1)."""
+
+    kind: Literal["select_scale"]
+    index: int = -1
+
+
+class FlattenLayer(Strict):
+    """Flattens a (C, H, W) map, or the coarsest level of a pyramid, to a vector."""
+
+    kind: Literal["flatten"]
+
+
+class ConcatLayer(Strict):
+    """Concatenates inputs along channels (maps of equal size) or features."""
+
+    kind: Literal["concat"]
+
+
+class AddLayer(Strict):
+    """Element-wise sum of inputs of equal shape."""
+
+    kind: Literal["add"]
+
+
+LAYER_MODELS: tuple[type[Strict], ...] = (
+    Conv2dLayer, LinearLayer, BatchNormLayer, ReluLayer, MaxPoolLayer, ResizeLayer,
+    PyramidLayer, MultiscaleConvLayer, SelectScaleLayer, FlattenLayer, ConcatLayer, AddLayer,
+)
+LAYER_KINDS: tuple[str, ...] = tuple(m.model_fields["kind"].annotation.__args__[0] for m in LAYER_MODELS)
+#: Kinds that may appear inside a router sequence.
+ROUTER_LAYER_KINDS = ("linear", "batchnorm", "relu", "flatten", "conv2d", "maxpool", "select_scale")
+
+LayerSpec = Annotated[Union[tuple(LAYER_MODELS)], Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- graph nodes
+class NodeFields(Strict):
+    name: Name
+    input: Name | Annotated[list[Name], Field(min_length=1)] = Field(description="name(s) of the tensor(s) this node reads")
+
+
+def _node_model(layer: type[Strict]) -> type[Strict]:
+    name = layer.__name__.replace("Layer", "Node")
+    model = create_model(name, __base__=(NodeFields, layer), __module__=__name__)
+    model.__doc__ = layer.__doc__
+    return model
+
+
+NODE_MODELS = tuple(_node_model(m) for m in LAYER_MODELS)
+globals().update({m.__name__: m for m in NODE_MODELS})
+
+
+class RouterSpec(Strict):
+    """The small subnetwork that scores a junction's sinks.
+
+    Its last layer must be ``linear`` with one output per sink; it starts at zero.
+    Give either ``layers`` inline or the name of a ``block``.
+    """
+
+    reads: Name = Field(description="the tensor the router reads (e.g. a global descriptor)")
+    layers: list[LayerSpec] | None = None
+    block: str | None = Field(None, description="name of a layer sequence under top-level 'blocks'")
+
+
+class JunctionNode(Strict):
+    """An n-way junction: exactly one sink runs, picked by the router (argmax at inference)."""
+
+    kind: Literal["junction"]
+    name: Name
+    router: RouterSpec
+    sinks: Annotated[list[Name], Field(min_length=2, description="ordered sink nodes; one runs")]
+
+
+class ClassifierNode(Strict):
+    """A terminal classifier: linear layer from a flat vector to ``classes`` logits."""
+
+    kind: Literal["classifier"]
+    name: Name
+    input: Name
+    classes: PosInt
+    bias: bool = True
+    init: Init = "xavier"
+    error: Literal["cross_entropy", "zero_one"] = Field("cross_entropy", description="the cost of error at this leaf")
+
+
+NodeSpec = Annotated[Union[tuple(NODE_MODELS) + (JunctionNode, ClassifierNode)], Field(discriminator="kind")]
+NODE_KINDS: tuple[str, ...] = LAYER_KINDS + ("junction", "classifier")
+
+
+class InputSpec(Strict):
+    """The single network input."""
+
+    name: Name = "image"
+    shape: Annotated[list[PosInt], Field(min_length=1, max_length=3, description="(C, H, W) or (F,)")]
+
+
+class UseSpec(Strict):
+    """Instantiates a template; its nodes are named ``<as>.<node>``."""
+
+    use: str = Field(description="template name")
+    as_: Name = Field(alias="as", description="instance name, prefixed to the template's node names")
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with", description="template arguments")
+
+
+class TemplateSpec(Strict):
+    """A reusable, parametrised group of nodes. Inside, ``${arg}`` substitutes arguments."""
+
+    args: list[str] = Field(default_factory=list)
+    nodes: list[dict[str, Any]] = Field(min_length=1)
+
+
+class SpecFile(Strict):
+    """The top level of a spec file, before template expansion."""
+
+    name: str
+    description: str = ""
+    params: dict[str, int | float | bool | str | list[int | float]] = Field(default_factory=dict)
+    input: InputSpec
+    blocks: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, description="named layer sequences, e.g. routers")
+    templates: dict[str, TemplateSpec] = Field(default_factory=dict)
+    nodes: list[dict[str, Any]] = Field(min_length=1)
+
+
+class Spec(Strict):
+    """A fully expanded, validated spec: flat nodes, every expression evaluated.
+
+    ``locations`` maps a dotted path (``nodes.3.channels``) to ``(line, col)`` in
+    ``file``; compile-time errors use it to point at the spec text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    name: str
+    description: str = ""
+    file: str = "<spec>"
+    params: dict[str, Any] = Field(default_factory=dict)
+    input: InputSpec
+    nodes: tuple[NodeSpec, ...]
+    locations: dict[str, tuple[int, int]] = Field(default_factory=dict)
+
+    def where(self, path: str) -> dict:
+        """Location keywords (file, line, col, path) for a dotted path, falling back to its parents."""
+        probe = path
+        while probe and probe not in self.locations:
+            probe = probe.rpartition(".")[0]
+        line, col = self.locations.get(probe, (0, 0))
+        return {"file": self.file, "line": line, "col": col, "path": path}
