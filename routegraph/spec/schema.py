@@ -225,8 +225,10 @@ class SpecFile(Strict):
 class Spec(Strict):
     """A fully expanded, validated spec: flat nodes, every expression evaluated.
 
-    ``locations`` maps a dotted path (``nodes.3.channels``) to ``(line, col)`` in
-    ``file``; compile-time errors use it to point at the spec text.
+    ``locations`` maps a dotted path of the *expanded* spec (``nodes.3.channels``)
+    to ``(line, col, source_path)``: where that value was written in ``file`` and
+    the dotted path there (``templates.layer.nodes.0.channels`` for a node that a
+    template made). Compile-time errors use it to point at the spec text.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -236,12 +238,18 @@ class Spec(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     input: InputSpec
     nodes: tuple[NodeSpec, ...]
-    locations: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    locations: dict[str, tuple[int, int, str]] = Field(default_factory=dict)
 
     def where(self, path: str) -> dict:
-        """Location keywords (file, line, col, path) for a dotted path, falling back to its parents."""
+        """Location keywords (file, line, col, path) for an expanded dotted path.
+
+        Falls back to the closest recorded parent; the returned ``path`` is the
+        path in the source file.
+        """
         probe = path
         while probe and probe not in self.locations:
             probe = probe.rpartition(".")[0]
-        line, col = self.locations.get(probe, (0, 0))
-        return {"file": self.file, "line": line, "col": col, "path": path}
+        if not probe:
+            return {"file": self.file, "line": 0, "col": 0, "path": path}
+        line, col, source = self.locations[probe]
+        return {"file": self.file, "line": line, "col": col, "path": source + path[len(probe):]}
