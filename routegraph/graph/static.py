@@ -1,0 +1,38 @@
+"""Statically-routed baselines derived from a routed graph.
+
+The baseline for a classifier keeps exactly the nodes on that classifier's
+path and drops every junction and router: on the chain, the baseline for the
+exit after layer n is "the first n layers plus that classifier" of the paper.
+
+>>> from routegraph import load_spec, compile_spec              # doctest: +SKIP
+>>> routed = compile_spec(load_spec("specs/chain_8layer.yaml"))  # doctest: +SKIP
+>>> [g.total_ops for g in static_baselines(routed).values()][:2] # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import unknown_name
+from .compiled import CompiledGraph, PathInfo, Region
+
+
+def static_baseline(graph: CompiledGraph, classifier: str) -> CompiledGraph:
+    """The static network made of ``classifier``'s path, without routers."""
+    if classifier not in graph.classifiers:
+        raise unknown_name("classifier", classifier, graph.classifiers)
+    path = graph.path(classifier)
+    keep = set(path.nodes)
+    nodes = tuple(replace(n, region=0) for n in graph.nodes if n.name in keep)
+    ops = sum(n.ops for n in nodes)
+    root = Region(id=0, parent=None, decisions=(), nodes=tuple(n.name for n in nodes), junction=None,
+                  classifier=classifier, ops=ops, children=(), leaves=1)
+    only_path = PathInfo(classifier=classifier, region=0, decisions=(), regions=(0,),
+                         nodes=root.nodes, junctions=(), ops=ops)
+    params = {**graph.params, "static_of": graph.name, "static_depth": len(path.decisions)}
+    return replace(graph, name=f"{graph.name}.static.{classifier}", nodes=nodes, junctions=(),
+                   regions=(root,), paths=(only_path,), params=params, k_cpt_input=False)
+
+
+def static_baselines(graph: CompiledGraph) -> dict[str, CompiledGraph]:
+    """One baseline per classifier, in path order."""
+    return {c: static_baseline(graph, c) for c in graph.classifiers}

@@ -1,0 +1,197 @@
+"""Torch modules for each primitive layer kind.
+
+``MODULE_BUILDERS`` maps a kind to ``builder(layer) -> nn.Module`` where
+``layer`` is a :class:`~routegraph.graph.compiled.CompiledLayer` or
+``CompiledNode`` (both carry ``config``, ``in_shapes`` and ``out_shape``).
+Every built module's ``forward`` takes the node's inputs positionally; a
+pyramid travels as a tuple of tensors, finest first.
+
+Initialisation follows the paper: Xavier-uniform weights, zero biases, and
+zero weights where ``config['init'] == 'zeros'`` (the routers' last layers).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..graph.layers import conv_geometry, multiscale_plan
+from ..registry import Registry
+
+MODULE_BUILDERS: Registry = Registry("layer kind", "builder(layer: CompiledLayer | CompiledNode) -> nn.Module")
+
+
+def init_weight(module: nn.Module, init: str = "xavier") -> nn.Module:
+    if init == "zeros":
+        nn.init.zeros_(module.weight)
+    else:
+        nn.init.xavier_uniform_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        nn.init.zeros_(module.bias)
+    return module
+
+
+class SameConv2d(nn.Module):
+    """Conv2d with TensorFlow-style 'same' padding and the kernel clipped to the map."""
+
+    def __init__(self, cin: int, cout: int, in_hw: tuple[int, int], kernel: int, stride: int = 1,
+                 padding="same", bias: bool = False, init: str = "xavier"):
+        super().__init__()
+        geometry = conv_geometry({"kernel": kernel, "stride": stride, "padding": padding}, _Shape((cin,) + in_hw))
+        oh, ow, kh, kw = geometry
+        if padding == "same":
+            ph = max((oh - 1) * stride + kh - in_hw[0], 0)
+            pw = max((ow - 1) * stride + kw - in_hw[1], 0)
+            # (left, right, top, bottom); the extra pixel goes after, as in TensorFlow
+            self.pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+            symmetric = self.pad[0] == self.pad[1] and self.pad[2] == self.pad[3]
+            conv_pad = (self.pad[2], self.pad[0]) if symmetric else 0
+            if symmetric:
+                self.pad = None
+        else:
+            self.pad, conv_pad = None, 0 if padding == "valid" else int(padding)
+        self.conv = init_weight(nn.Conv2d(cin, cout, (kh, kw), stride, conv_pad, bias=bias), init)
+
+    def forward(self, x):
+        if self.pad is not None:
+            x = F.pad(x, self.pad)
+        return self.conv(x)
+
+
+class _Shape:  # minimal stand-in so conv_geometry can be shared with the compiler
+    def __init__(self, dims):
+        self.dims = dims
+
+
+class MultiscaleConv(nn.Module):
+    """The paper's multiscale convolution (see ``MultiscaleConvLayer``)."""
+
+    def __init__(self, config: dict, in_shape):
+        super().__init__()
+        plan = multiscale_plan(config, in_shape)
+        self.first = len(in_shape.levels) - len(plan)
+        self.lateral = nn.ModuleList(
+            SameConv2d(s["cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan)
+        self.vertical = nn.ModuleList(
+            SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan[1:])
+        self.norms = nn.ModuleList(
+            nn.BatchNorm2d(s["cout"], eps=config.get("eps", 1e-6), momentum=config.get("momentum", 0.1)) for s in plan)
+
+    def forward(self, pyramid):
+        levels = pyramid[self.first:]
+        outputs, previous = [], None
+        for t, (level, lateral, norm) in enumerate(zip(levels, self.lateral, self.norms)):
+            y = lateral(level)
+            if t:
+                y = y + self.vertical[t - 1](F.max_pool2d(previous, 2))
+            previous = F.relu(norm(y))
+            outputs.append(previous)
+        return tuple(outputs)
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn, description: str = ""):
+        super().__init__()
+        self.fn, self.description = fn, description
+
+    def forward(self, *inputs):
+        return self.fn(*inputs)
+
+    def extra_repr(self) -> str:
+        return self.description
+
+
+def _relu(x):
+    return tuple(F.relu(t) for t in x) if isinstance(x, tuple) else F.relu(x)
+
+
+def _flatten(x):
+    return (x[-1] if isinstance(x, tuple) else x).flatten(1)
+
+
+@MODULE_BUILDERS.register("conv2d")
+def _conv(layer):
+    c = layer.config
+    cin, h, w = layer.in_shapes[0].dims
+    return SameConv2d(cin, c["channels"], (h, w), c["kernel"], c["stride"], c["padding"], c["bias"], c["init"])
+
+
+@MODULE_BUILDERS.register("linear")
+def _linear(layer):
+    c = layer.config
+    return init_weight(nn.Linear(layer.in_shapes[0].dims[0], c["features"], bias=c.get("bias", True)), c.get("init", "xavier"))
+
+
+@MODULE_BUILDERS.register("classifier")
+def _classifier(layer):
+    c = layer.config
+    return init_weight(nn.Linear(layer.in_shapes[0].dims[0], c["classes"], bias=c.get("bias", True)), c.get("init", "xavier"))
+
+
+@MODULE_BUILDERS.register("batchnorm")
+def _batchnorm(layer):
+    dims = layer.in_shapes[0].dims
+    cls = nn.BatchNorm1d if len(dims) == 1 else nn.BatchNorm2d
+    return cls(dims[0], eps=layer.config.get("eps", 1e-6), momentum=layer.config.get("momentum", 0.1))
+
+
+@MODULE_BUILDERS.register("relu")
+def _relu_builder(layer):
+    return Lambda(_relu, "relu")
+
+
+@MODULE_BUILDERS.register("maxpool")
+def _maxpool(layer):
+    k = layer.config.get("kernel", 2)
+    return nn.MaxPool2d(k, layer.config.get("stride") or k)
+
+
+@MODULE_BUILDERS.register("resize")
+def _resize(layer):
+    size, antialias = layer.config["size"], layer.config.get("antialias", False)
+    return Lambda(lambda x: F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias),
+                  f"bilinear to {size}x{size}")
+
+
+@MODULE_BUILDERS.register("pyramid")
+def _pyramid(layer):
+    sizes, antialias = layer.config["sizes"], layer.config.get("antialias", False)
+    in_size = layer.in_shapes[0].dims[1]
+
+    def build(x):
+        return tuple(x if s == in_size else F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=antialias)
+                     for s in sizes)
+
+    return Lambda(build, f"bilinear pyramid {sizes}")
+
+
+@MODULE_BUILDERS.register("multiscale_conv")
+def _multiscale(layer):
+    return MultiscaleConv(layer.config, layer.in_shapes[0])
+
+
+@MODULE_BUILDERS.register("select_scale")
+def _select(layer):
+    index = layer.config.get("index", -1)
+    return Lambda(lambda x: x[index], f"scale {index}")
+
+
+@MODULE_BUILDERS.register("flatten")
+def _flatten_builder(layer):
+    return Lambda(_flatten, "flatten")
+
+
+@MODULE_BUILDERS.register("concat")
+def _concat(layer):
+    return Lambda(lambda *xs: torch.cat(xs, dim=1), "concat")
+
+
+@MODULE_BUILDERS.register("add")
+def _add(layer):
+    def add(*xs):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+    return Lambda(add, "add")
