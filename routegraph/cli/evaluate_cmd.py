@@ -1,0 +1,40 @@
+"""``routegraph evaluate RUN [--k-cpt K ...]``: table on stdout, evaluations merged into RUN/eval.json."""
+from __future__ import annotations
+
+from .options import add_data_flags, parse_key_values
+
+
+def add_arguments(parser):
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--k-cpt", type=float, nargs="+", help="k_cpt value(s) (default: the run's own, or its k_cpt set if dynamic)")
+    parser.add_argument("--batch-size", type=int, default=500)
+    add_data_flags(parser, default=None)
+
+
+def run(args) -> int:
+    from ..data import load_task
+    from ..train.evaluate import evaluate
+    from ..train.rundir import load_run, write_evaluations
+
+    run_ = load_run(args.run)
+    config = run_.config
+    options = {**config.get("data_options", {}), **parse_key_values(args.data_option, "--data-option")}
+    task = load_task(args.data or config["data"], args.data_dir, **options)
+    k_values = args.k_cpt or (config["k_cpt_set"] if config["dynamic_k_cpt"] else [config["k_cpt"]])
+    records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
+    write_evaluations(run_.path, config["run_id"], task.class_names, records)
+    print_table(records, config)
+    print(f"wrote {run_.path / 'eval.json'}")
+    return 0
+
+
+def print_table(records: list[dict], config: dict) -> None:
+    """Summary, then one row per classifier: where examples exit and how well."""
+    for record in records:
+        k = "-" if record["k_cpt"] is None else f"{record['k_cpt']:.3g}"
+        print(f"{config['run_id']}  k_cpt={k}  error={record['error_rate']:.4f}  "
+              f"mean ops={record['mean_ops']:.4g} ({record['mean_ops'] / record['full_ops']:.1%} of the deepest path)  n={record['n']}")
+        print(f"  {'classifier':<24} {'depth':>5} {'path ops':>12} {'fraction':>9} {'accuracy':>9}")
+        for name, c in record["classifiers"].items():
+            acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.4f}"
+            print(f"  {name:<24} {c['depth']:>5} {c['path_ops']:>12,} {c['fraction']:>9.3f} {acc:>9}")

@@ -1,0 +1,117 @@
+"""Training settings: one frozen dataclass, JSON-serialisable, every value overridable.
+
+Defaults are the paper's / reference code's (see docs/training.md). A run
+shorter than ``PAPER_MIN_ITERATIONS`` with ``schedule='auto'`` uses the
+small-budget schedule instead (a documented deviation: the paper's learning
+rate of 0.1 stalls for the first ~750 iterations, so short runs start at 0.02
+with a half-life of half the run).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..errors import ConfigError
+
+K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
+PAPER_MIN_ITERATIONS = 40_000
+METHODS = ("static", "actor", "pragmatic_critic", "optimistic_critic")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str = "actor"
+    iterations: int = 80_000
+    batch_size: int = 128
+    seed: int = 0
+    # optimiser and schedules
+    schedule: str = "auto"  # auto | paper | small
+    lr: float | None = None  # None: from the schedule
+    lr_half_life: float | None = None
+    momentum: float = 0.9
+    tau: float | None = None  # None: 1.0 for the actor, 0.1 for critics (reference)
+    tau_half_life: float | None = None
+    # routing costs
+    k_cpt: float = 0.0
+    dynamic_k_cpt: bool = False
+    k_cpt_set: tuple[float, ...] = K_CPT_SET
+    eps: float = 1e-6
+    error: str = "cross_entropy"  # the error in the costs: cross_entropy | zero_one (critic targets only)
+    # regularisation and optimisation tricks
+    k_dec: float = 0.01
+    k_ure: float = 0.001
+    k_l2: float = 1e-4
+    talr: bool = True
+    regularized_policy: bool = False  # let gradients through the p(l) weighting of c_mod
+    # static baselines
+    static_classifier: str | None = None
+    # bookkeeping
+    log_every: int = 50
+    eval_every: int = 0  # 0: only at the end
+    eval_examples: int = 2000  # cap on validation examples for periodic evaluation (0: all)
+    checkpoint_every: int = 500
+    augment: bool = True
+    threads: int = 0  # 0: leave torch's default
+    fast: bool = True  # channels_last and other speedups that keep results identical
+
+    def __post_init__(self):
+        problems = []
+        if self.method not in METHODS:
+            problems.append(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.schedule not in ("auto", "paper", "small"):
+            problems.append(f"schedule must be auto, paper or small, got {self.schedule!r}")
+        if self.error not in ("cross_entropy", "zero_one"):
+            problems.append(f"error must be cross_entropy or zero_one, got {self.error!r}")
+        for name in ("iterations", "batch_size"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("k_cpt", "k_dec", "k_ure", "k_l2", "eps"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    # -- resolved schedule -------------------------------------------------
+    @property
+    def paper_schedule(self) -> bool:
+        return self.schedule == "paper" or (self.schedule == "auto" and self.iterations >= PAPER_MIN_ITERATIONS)
+
+    def resolved(self) -> dict[str, float]:
+        """The schedule actually used: explicit values win over the preset."""
+        critic = self.method.endswith("critic")
+        if self.paper_schedule:
+            preset = {"lr": 0.1, "lr_half_life": 10_000, "tau": 0.1 if critic else 1.0, "tau_half_life": 20_000}
+        else:
+            preset = {"lr": 0.02, "lr_half_life": self.iterations / 2,
+                      "tau": 0.1 if critic else 1.0, "tau_half_life": self.iterations / 4}
+        return {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in preset.items()}
+
+    def lr_at(self, iteration: int) -> float:
+        s = self.resolved()
+        return s["lr"] * 0.5 ** (iteration / s["lr_half_life"])
+
+    def tau_at(self, iteration: int) -> float:
+        s = self.resolved()
+        return s["tau"] * 0.5 ** (iteration / s["tau_half_life"])
+
+    # -- serialisation -----------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["k_cpt_set"] = list(self.k_cpt_set)
+        data["resolved_schedule"] = self.resolved()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        if "k_cpt_set" in kwargs:
+            kwargs["k_cpt_set"] = tuple(kwargs["k_cpt_set"])
+        return cls(**kwargs)
+
+    def with_(self, **changes) -> "TrainConfig":
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+

@@ -1,0 +1,142 @@
+"""Train a run directory end to end: spec -> compiled graph -> model -> fit -> evaluate.
+
+This is what ``routegraph train`` and the sweep runner call.
+
+>>> result = train_run("specs/tiny_chain.yaml", "runs/demo", TrainConfig(method="actor", k_cpt=1e-8, iterations=200))  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError, ConfigError
+from ..io import atomic_write_json
+from .config import TrainConfig
+from .rundir import RUN_FORMAT, read_json, write_evaluations
+
+SHORT = {"static": "sr", "actor": "ac", "pragmatic_critic": "pc", "optimistic_critic": "oc"}
+
+
+@dataclass
+class RunResult:
+    path: Path
+    config: dict
+    evaluations: list[dict]
+
+
+def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
+    """A stable id: method, k_cpt and a hash of everything that defines the run."""
+    blob = json.dumps({"config": config.to_json(), "spec": spec_text, **extra}, sort_keys=True, default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
+    k = "dyn" if config.dynamic_k_cpt else f"{config.k_cpt:.0e}".replace("+", "")
+    return f"{SHORT[config.method]}-{k}-{digest}"
+
+
+def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: int):
+    """Load and compile the spec; derive the static baseline for static runs."""
+    from ..graph import compile_spec, static_baseline
+    from ..spec import load_spec
+
+    overrides = dict(overrides or {})
+    spec = load_spec(spec_path, overrides)
+    if "num_classes" in spec.params and "num_classes" not in overrides and spec.params["num_classes"] != num_classes:
+        overrides["num_classes"] = num_classes  # follow the task unless the user pinned it
+        spec = load_spec(spec_path, overrides)
+    graph = compile_spec(spec, k_cpt_input=config.dynamic_k_cpt)
+    if graph.num_classes != num_classes:
+        raise ConfigError(f"the spec's classifiers output {graph.num_classes} classes but the task has {num_classes}")
+    classifier = None
+    if config.method == "static":
+        choice = config.static_classifier or graph.classifiers[-1]
+        classifier = graph.classifiers[int(choice) - 1] if str(choice).isdigit() else choice
+        if str(choice).isdigit() and not 1 <= int(choice) <= len(graph.classifiers):
+            raise ConfigError(f"--static-exit {choice}: the spec has {len(graph.classifiers)} classifiers (1..{len(graph.classifiers)})")
+        graph = static_baseline(graph, classifier)
+    return graph, classifier, overrides
+
+
+def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", data_dir=None,
+              data_options: dict | None = None, overrides: dict | None = None, resume: bool = False,
+              progress: bool = True) -> RunResult:
+    from ..data import load_task
+    from ..nn.model import build_model
+    from .checkpoint import load_checkpoint
+    from .evaluate import evaluate
+    from .hooks import Checkpointer, MetricsLogger, PeriodicEvaluation, ProgressBar
+    from .loop import Trainer
+    from .strategies import strategy_from_config
+
+    out = Path(out)
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists() and not resume:
+        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    task = load_task(data, data_dir, **(data_options or {}))
+    graph, classifier, overrides = prepare_graph(spec_path, overrides, config, task.num_classes)
+    spec_text = Path(spec_path).read_text()
+    record = {
+        "format": RUN_FORMAT,
+        "run_id": run_id(config, spec_text, {"data": data, "data_options": data_options, "overrides": overrides}),
+        "method": config.method,
+        "label": _label(config),
+        "spec": str(spec_path),
+        "spec_params": graph.params,
+        "overrides": overrides,
+        "static_classifier": classifier,
+        "static_depth": graph.params.get("static_depth") if classifier else None,
+        "k_cpt": None if config.dynamic_k_cpt else config.k_cpt,
+        "dynamic_k_cpt": config.dynamic_k_cpt,
+        "k_cpt_set": list(config.k_cpt_set),
+        "data": data,
+        "data_options": data_options or {},
+        "class_names": list(task.class_names),
+        "seed": config.seed,
+        "iterations": config.iterations,
+        "train": config.to_json(),
+    }
+    if resume and (out / "config.json").exists():
+        previous = read_json(out / "config.json")
+        if previous.get("run_id") != record["run_id"] and _without_iterations(previous) != _without_iterations(record):
+            raise CheckpointError(f"{out}: --resume with different settings than the run was started with "
+                                  f"(run {previous.get('run_id')}, now {record['run_id']})")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", record)
+    atomic_write_json(out / "compiled.json", graph.to_json())
+
+    torch.manual_seed(config.seed)
+    model = build_model(graph)
+    logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
+    held_out = config.eval_examples or len(task.test_labels)
+    hooks = [ProgressBar(disable=not progress), logger, Checkpointer(checkpoint, config.checkpoint_every),
+             PeriodicEvaluation(task.test_images[:held_out], task.test_labels[:held_out], config.eval_every, logger,
+                                k_cpt=_middle_k(config))]
+    trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks)
+    if resume and checkpoint.exists():
+        trainer.load_state_dict(load_checkpoint(checkpoint))
+    trainer.fit()
+    k_values = list(config.k_cpt_set) if config.dynamic_k_cpt else [config.k_cpt]
+    evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in k_values]
+    write_evaluations(out, record["run_id"], task.class_names, evaluations)
+    return RunResult(out, record, evaluations)
+
+
+def _label(config: TrainConfig) -> str:
+    label = config.method
+    if config.dynamic_k_cpt:
+        label += " (dynamic k_cpt)"
+    return label
+
+
+def _middle_k(config: TrainConfig):
+    return config.k_cpt_set[len(config.k_cpt_set) // 2] if config.dynamic_k_cpt else config.k_cpt
+
+
+def _without_iterations(record: dict) -> dict:
+    drop = {"iterations", "run_id"}
+    train = {k: v for k, v in record.get("train", {}).items() if k not in ("iterations", "resolved_schedule")}
+    return {**{k: v for k, v in record.items() if k not in drop}, "train": train}

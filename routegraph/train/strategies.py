@@ -1,0 +1,196 @@
+"""Training strategies: static, actor, pragmatic critic, optimistic critic.
+
+A strategy turns one dense forward pass into a loss; the :class:`Trainer`
+loop is the same for all of them. Each strategy also owns the two tricks that
+depend on routing probabilities:
+
+- ``c_mod``: k_L2 times the squared weights of every layer and router,
+  weighted by the (stopped, unless ``regularized_policy``) batch-mean
+  probability of reaching it;
+- TALR (``after_backward``): each owner's gradients times
+  1 / sqrt(mean_batch p^2) of its region.
+
+The math follows ``docs/training.md`` and the reference facts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..nn.model import DenseOutput, RoutedNetwork
+from ..routing import (
+    RoutingPlan, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
+    region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
+)
+from ..registry import Registry
+
+STRATEGIES: Registry = Registry("strategy", "Strategy(**hyperparameters) -> Strategy")
+
+
+@dataclass
+class StepResult:
+    """A strategy's output for one batch: the loss and detached statistics."""
+
+    loss: torch.Tensor
+    region_p: torch.Tensor  # [B, R], detached
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class Strategy:
+    """Base class. Subclasses implement :meth:`objective`."""
+
+    name = "base"
+
+    def __init__(self, k_cpt: float = 0.0, *, k_l2: float = 1e-4, talr: bool = True, eps: float = 1e-6,
+                 regularized_policy: bool = False, dynamic_k_cpt: bool = False,
+                 k_cpt_set: tuple[float, ...] = (0.0,), error: str = "cross_entropy", **unused):
+        self.k_cpt, self.k_l2, self.talr, self.eps = k_cpt, k_l2, talr, eps
+        self.regularized_policy, self.dynamic_k_cpt = regularized_policy, dynamic_k_cpt
+        self.k_cpt_set, self.error = tuple(k_cpt_set), error
+        self.plan: RoutingPlan | None = None
+
+    # -- set-up --------------------------------------------------------
+    def setup(self, model: RoutedNetwork) -> None:
+        """Precompute the routing plan and which region owns each weight."""
+        self.plan = RoutingPlan(model.graph)
+        self._junction_region = {j.name: j.region for j in model.graph.junctions}
+        regions = model.owner_regions()
+        self._weights, weight_regions = [], []
+        self._grad_groups: dict[int, list[torch.nn.Parameter]] = {}
+        for owner, params in model.node_parameters().items():
+            for p in params:
+                self._grad_groups.setdefault(regions[owner], []).append(p)
+                if p.dim() > 1:  # conv and linear weights; not biases or BN
+                    self._weights.append(p)
+                    weight_regions.append(regions[owner])
+        self._weight_regions = torch.tensor(weight_regions, dtype=torch.long)
+        self._path_ops = path_ops(self.plan).float()
+
+    def sample_k_cpt(self, batch_size: int, generator: torch.Generator) -> torch.Tensor | float:
+        """Per-example k_cpt for dynamic-k_cpt training, else the fixed value."""
+        if not self.dynamic_k_cpt:
+            return self.k_cpt
+        values = torch.tensor(self.k_cpt_set, dtype=torch.float32)
+        return values[torch.randint(len(values), (batch_size,), generator=generator)]
+
+    # -- loss ------------------------------------------------------------
+    def loss(self, out: DenseOutput, labels: torch.Tensor, k_cpt, tau: float) -> StepResult:
+        loss, region_p, decisions = self.objective(out, labels, k_cpt, tau)
+        weight = region_p.mean(0) if self.regularized_policy else region_p.detach().mean(0)
+        loss = loss + self.k_l2 * self.model_cost(weight)
+        return StepResult(loss, region_p.detach(), self.routing_stats(out, labels, decisions))
+
+    def objective(self, out, labels, k_cpt, tau):
+        raise NotImplementedError
+
+    def model_cost(self, region_weight: torch.Tensor) -> torch.Tensor:
+        """sum over weights of p(owner region) * ||W||^2 (c_mod before k_L2)."""
+        if not self._weights:
+            return region_weight.new_zeros(())
+        squares = torch.stack(torch._foreach_norm(self._weights)).pow(2)
+        return (region_weight[self._weight_regions] * squares).sum()
+
+    def after_backward(self, result: StepResult) -> None:
+        """Throughput-adjusted learning rates: scale each region's gradients."""
+        if not self.talr:
+            return
+        scales = talr_scales(result.region_p).tolist()
+        for region, params in self._grad_groups.items():
+            if scales[region] != 1.0:
+                grads = [p.grad for p in params if p.grad is not None]
+                if grads:
+                    torch._foreach_mul_(grads, scales[region])
+
+    @torch.no_grad()
+    def routing_stats(self, out, labels, decisions) -> dict[str, float]:
+        leaf = routed_leaf(self.plan, decisions)
+        logits = torch.stack([out.logits[c] for c in self.plan.classifiers], 1)
+        predictions = logits[torch.arange(len(labels)), leaf].argmax(1)
+        return {"error": (predictions != labels).float().mean().item(),
+                "mean_ops": self._path_ops[leaf].mean().item()}
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "plan"} | {"name": self.name}
+
+
+@STRATEGIES.register("static")
+class Static(Strategy):
+    """A statically-routed network trained with plain cross-entropy (plus c_mod)."""
+
+    name = "static"
+
+    def objective(self, out, labels, k_cpt, tau):
+        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        region_p = err.new_ones(len(labels), self.plan.num_regions)
+        decisions = inference_policy(out.scores)
+        return err.mean(1).mean(), region_p, decisions
+
+
+@STRATEGIES.register("actor")
+class Actor(Strategy):
+    """Minimise the expected cost of inference under the training policy.
+
+    loss = mean_b [ sum_l p(l) c_err(l) + p(l) k_cpt ops(l) + k_dec sum_j sg(p(j)) ||s_j||^2 ]
+    Gradients reach the routers through p.
+    """
+
+    name = "actor"
+
+    def __init__(self, k_cpt: float = 0.0, *, k_dec: float = 0.01, **kwargs):
+        super().__init__(k_cpt, **kwargs)
+        self.k_dec = k_dec
+
+    def objective(self, out, labels, k_cpt, tau):
+        probs = training_policy(self.plan, out.scores, tau, self.eps)
+        region_p = region_probabilities(self.plan, probs)
+        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        cost = expected_cost(self.plan, region_p, err, k_cpt)
+        if self.k_dec and self._junction_region:
+            cost = cost + self.k_dec * decisiveness_penalty(out.scores, region_p, self.plan)
+        return cost.mean(), region_p, inference_policy(out.scores)
+
+
+class _Critic(Strategy):
+    """Layers learn from the probability-weighted error; routers only regress
+    the utility targets u_ji (held constant) with weight k_ure."""
+
+    kind = "pragmatic"
+
+    def __init__(self, k_cpt: float = 0.0, *, k_ure: float = 0.001, **kwargs):
+        super().__init__(k_cpt, **kwargs)
+        self.k_ure = k_ure
+
+    def objective(self, out, labels, k_cpt, tau):
+        detached = {j: s.detach() for j, s in out.scores.items()}
+        region_p = region_probabilities(self.plan, training_policy(self.plan, detached, tau, self.eps)).detach()
+        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        layer_loss = expected_cost(self.plan, region_p, err, 0.0)
+        decisions = inference_policy(detached)
+        target_err = err.detach() if self.error == "cross_entropy" else leaf_errors(self.plan, out.logits, labels, "zero_one")
+        targets = utility_targets(self.plan, target_err, k_cpt, self.kind, decisions)
+        regression = layer_loss.new_zeros(len(labels))
+        for name, scores in out.scores.items():
+            reach = region_p[:, self._junction_region[name]]
+            regression = regression + reach * (scores - targets[name].detach()).pow(2).sum(1)
+        return (layer_loss + self.k_ure * regression).mean(), region_p, decisions
+
+
+@STRATEGIES.register("pragmatic_critic")
+class PragmaticCritic(_Critic):
+    name, kind = "pragmatic_critic", "pragmatic"
+
+
+@STRATEGIES.register("optimistic_critic")
+class OptimisticCritic(_Critic):
+    name, kind = "optimistic_critic", "optimistic"
+
+
+def strategy_from_config(config) -> Strategy:
+    """Build the strategy a :class:`~routegraph.train.config.TrainConfig` names."""
+    cls = STRATEGIES.get(config.method)
+    return cls(
+        config.k_cpt, k_dec=config.k_dec, k_ure=config.k_ure, k_l2=config.k_l2, talr=config.talr, eps=config.eps,
+        regularized_policy=config.regularized_policy, dynamic_k_cpt=config.dynamic_k_cpt,
+        k_cpt_set=config.k_cpt_set, error=config.error,
+    )
