@@ -31,10 +31,10 @@ class Conv2dLayer(Strict):
     kind: Literal["conv2d"]
     channels: PosInt = Field(description="output channels")
     kernel: PosInt = Field(3, description="square kernel size")
-    stride: PosInt = 1
+    stride: PosInt = Field(1, description="step between kernel positions")
     padding: Literal["same", "valid"] | NonNegInt = Field("same", description="'same', 'valid' or a pixel count")
-    bias: bool = False
-    init: Init = "xavier"
+    bias: bool = Field(False, description="add a learned bias")
+    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
 
 
 class LinearLayer(Strict):
@@ -42,15 +42,15 @@ class LinearLayer(Strict):
 
     kind: Literal["linear"]
     features: PosInt = Field(description="output features")
-    bias: bool = True
-    init: Init = "xavier"
+    bias: bool = Field(True, description="add a learned bias")
+    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
 
 
 class BatchNormLayer(Strict):
     """Batch normalization (BN over channels, or over features of a flat vector)."""
 
     kind: Literal["batchnorm"]
-    eps: Annotated[float, Field(gt=0)] = 1e-6
+    eps: Annotated[float, Field(gt=0)] = Field(1e-6, description="added to the variance")
     momentum: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="PyTorch convention: 0.1 == running-average decay 0.9")
 
 
@@ -64,24 +64,24 @@ class MaxPoolLayer(Strict):
     """Max pooling; ``stride`` defaults to ``kernel``."""
 
     kind: Literal["maxpool"]
-    kernel: PosInt = 2
-    stride: PosInt | None = None
+    kernel: PosInt = Field(2, description="square window size")
+    stride: PosInt | None = Field(None, description="step between windows (default: kernel)")
 
 
 class ResizeLayer(Strict):
     """Parameter-free bilinear resize to ``size`` x ``size`` pixels."""
 
     kind: Literal["resize"]
-    size: PosInt
-    antialias: bool = False
+    size: PosInt = Field(description="output height and width in pixels")
+    antialias: bool = Field(False, description="antialias when shrinking")
 
 
 class PyramidLayer(Strict):
     """Builds an image pyramid by bilinear resizing, finest first (e.g. [32, 16, 8, 4])."""
 
     kind: Literal["pyramid"]
-    sizes: Annotated[list[PosInt], Field(min_length=1)]
-    antialias: bool = False
+    sizes: Annotated[list[PosInt], Field(min_length=1)] = Field(description="level sizes in pixels, finest first")
+    antialias: bool = Field(False, description="antialias when shrinking")
 
 
 class MultiscaleConvLayer(Strict):
@@ -93,16 +93,16 @@ class MultiscaleConvLayer(Strict):
 
     kind: Literal["multiscale_conv"]
     channels: Annotated[list[PosInt], Field(min_length=1, description="output channels per scale, finest first")]
-    kernel: PosInt = 3
-    eps: Annotated[float, Field(gt=0)] = 1e-6
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+    kernel: PosInt = Field(3, description="square kernel size of every conv (clipped to the map size)")
+    eps: Annotated[float, Field(gt=0)] = Field(1e-6, description="batch-norm epsilon")
+    momentum: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="batch-norm momentum (PyTorch convention)")
 
 
 class SelectScaleLayer(Strict):
     """Takes one level of a pyramid (default: the coarsest, -1)."""
 
     kind: Literal["select_scale"]
-    index: int = -1
+    index: int = Field(-1, description="pyramid level, Python-style (0 finest, -1 coarsest)")
 
 
 class FlattenLayer(Strict):
@@ -159,7 +159,7 @@ class RouterSpec(Strict):
     """
 
     reads: Name = Field(description="the tensor the router reads (e.g. a global descriptor)")
-    layers: list[LayerSpec] | None = None
+    layers: list[LayerSpec] | None = Field(None, description="the router's layers, last one linear with n_sinks outputs")
     block: str | None = Field(None, description="name of a layer sequence under top-level 'blocks'")
 
 
@@ -168,7 +168,7 @@ class JunctionNode(Strict):
 
     kind: Literal["junction"]
     name: Name
-    router: RouterSpec
+    router: RouterSpec = Field(description="the subnetwork that scores the sinks")
     sinks: Annotated[list[Name], Field(min_length=2, description="ordered sink nodes; one runs")]
 
 
@@ -177,10 +177,10 @@ class ClassifierNode(Strict):
 
     kind: Literal["classifier"]
     name: Name
-    input: Name
-    classes: PosInt
-    bias: bool = True
-    init: Init = "xavier"
+    input: Name = Field(description="the flat feature vector it reads")
+    classes: PosInt = Field(description="number of classes (logits)")
+    bias: bool = Field(True, description="add a learned bias")
+    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
     error: Literal["cross_entropy", "zero_one"] = Field("cross_entropy", description="the cost of error at this leaf")
 
 
@@ -206,20 +206,22 @@ class UseSpec(Strict):
 class TemplateSpec(Strict):
     """A reusable, parametrised group of nodes. Inside, ``${arg}`` substitutes arguments."""
 
-    args: list[str] = Field(default_factory=list)
-    nodes: list[dict[str, Any]] = Field(min_length=1)
+    args: list[str] = Field(default_factory=list, description="argument names, bound by 'with' when used")
+    nodes: list[dict[str, Any]] = Field(min_length=1, description="nodes and template uses; names are prefixed '<as>.'")
 
 
 class SpecFile(Strict):
     """The top level of a spec file, before template expansion."""
 
-    name: str
-    description: str = ""
-    params: dict[str, int | float | bool | str | list[int | float]] = Field(default_factory=dict)
-    input: InputSpec
+    name: str = Field(description="the network's name")
+    description: str = Field("", description="free text")
+    params: dict[str, int | float | bool | str | list[int | float]] = Field(
+        default_factory=dict, description="named values for ${...} expressions; --set NAME=VALUE replaces them"
+    )
+    input: InputSpec = Field(description="the network input")
     blocks: dict[str, list[dict[str, Any]]] = Field(default_factory=dict, description="named layer sequences, e.g. routers")
-    templates: dict[str, TemplateSpec] = Field(default_factory=dict)
-    nodes: list[dict[str, Any]] = Field(min_length=1)
+    templates: dict[str, TemplateSpec] = Field(default_factory=dict, description="named, parametrised node groups")
+    nodes: list[dict[str, Any]] = Field(min_length=1, description="the graph: nodes and template uses, in order")
 
 
 class Spec(Strict):
