@@ -56,7 +56,7 @@ class _Compiler:
 
     def check(self) -> None:
         if self.problems:
-            raise SpecError(self.problems)
+            raise SpecError(sorted(self.problems, key=lambda p: (p.line, p.col)))
 
     def inputs_of(self, node) -> list[str]:
         if node.kind == "junction":

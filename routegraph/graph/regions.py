@@ -32,6 +32,7 @@ def build_regions(compiler, order):
     records = [_record(0, None, ())]
     region_of = {(): 0}
     node_region, junction_region, sink_regions = {}, {}, {}
+    mixed = False  # after a mixing error, missing-classifier reports would only be echoes
     for name in order:
         node = specs[name]
         if node.kind == "junction":
@@ -68,6 +69,7 @@ def build_regions(compiler, order):
                     compiler.problem(name, suffix,
                                      f"{name!r}, a sink of junction {j!r}, reads {r!r}, which runs only when {_describe(cond[r])}",
                                      f"tensors computed before {j!r} ({_describe(cond[j])})")
+                    mixed = True
             c = cond[j] + ((j, specs[j].sinks.index(name)),)
         else:
             c = max((cond[r] for r in refs), key=len)
@@ -78,6 +80,7 @@ def build_regions(compiler, order):
                                      f"{name!r} mixes tensors from different routes: {other!r} runs when {_describe(c)}, "
                                      f"{r!r} when {_describe(cond[r])}",
                                      "inputs that run together: all on one route")
+                    mixed = True
                     break
         cond[name] = c
         rid = region_of[c]
@@ -89,7 +92,7 @@ def build_regions(compiler, order):
                                  "exactly one classifier per route")
             else:
                 records[rid]["classifier"] = name
-    _check_leaves(compiler, records, order)
+    _check_leaves(compiler, records, order, routes_valid=not mixed)
     return records, node_region, junction_region, sink_regions
 
 
@@ -98,7 +101,7 @@ def _record(rid, parent, decisions) -> dict:
             "classifier": None, "children": []}
 
 
-def _check_leaves(compiler, records, order) -> None:
+def _check_leaves(compiler, records, order, routes_valid: bool = True) -> None:
     specs = compiler.specs
     consumers: dict[str, list[str]] = {n: [] for n in order}
     for name in order:
@@ -118,7 +121,7 @@ def _check_leaves(compiler, records, order) -> None:
             compiler.problem(rec["classifier"], "",
                              f"classifier {rec['classifier']!r} runs together with junction {rec['junction']!r} ({_describe(rec['decisions'])})",
                              "a classifier ends its route: make it a sink of the junction")
-        elif not rec["junction"] and not rec["classifier"]:
+        elif not rec["junction"] and not rec["classifier"] and routes_valid:
             where = rec["parent"][0] if rec["parent"] else next(iter(specs), None)
             suffix = f"sinks.{rec['parent'][1]}" if rec["parent"] else ""
             if where is not None:
