@@ -29,7 +29,7 @@ def predict_dense(model: RoutedNetwork, images: torch.Tensor, k_cpt=None, batch_
             k = k_cpt if k_cpt is None or not model.graph.k_cpt_input else torch.full((len(x),), float(k_cpt))
             out = model(x, k)
             chosen = inference_policy(out.scores)
-            leaf = routed_leaf(plan, chosen)
+            leaf = routed_leaf(plan, chosen).expand(len(x))  # [1] when there are no junctions
             logits = torch.stack([out.logits[c] for c in plan.classifiers], 1)
             predictions.append(logits[torch.arange(len(x)), leaf].argmax(1))
             leaves.append(leaf)

@@ -104,7 +104,7 @@ class Strategy:
 
     @torch.no_grad()
     def routing_stats(self, out, labels, decisions) -> dict[str, float]:
-        leaf = routed_leaf(self.plan, decisions)
+        leaf = routed_leaf(self.plan, decisions).expand(len(labels))  # [1] without junctions
         logits = torch.stack([out.logits[c] for c in self.plan.classifiers], 1)
         predictions = logits[torch.arange(len(labels)), leaf].argmax(1)
         return {"error": (predictions != labels).float().mean().item(),
