@@ -32,7 +32,10 @@ def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
     """A stable id: method, k_cpt and a hash of everything that defines the run."""
     blob = json.dumps({"config": config.to_json(), "spec": spec_text, **extra}, sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
-    k = "dyn" if config.dynamic_k_cpt else f"{config.k_cpt:.0e}".replace("+", "")
+    if config.method == "static":
+        k = f"exit{config.static_classifier or 'last'}"
+    else:
+        k = "dyn" if config.dynamic_k_cpt else f"{config.k_cpt:.0e}".replace("+", "")
     return f"{SHORT[config.method]}-{k}-{digest}"
 
 
@@ -61,7 +64,7 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
 
 def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", data_dir=None,
               data_options: dict | None = None, overrides: dict | None = None, resume: bool = False,
-              progress: bool = True) -> RunResult:
+              progress: bool = True, label: str | None = None) -> RunResult:
     from ..data import load_task
     from ..nn.model import build_model
     from .checkpoint import load_checkpoint
@@ -83,7 +86,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         "format": RUN_FORMAT,
         "run_id": run_id(config, spec_text, {"data": data, "data_options": data_options, "overrides": overrides}),
         "method": config.method,
-        "label": _label(config),
+        "label": label or _label(config),
         "spec": str(spec_path),
         "spec_params": graph.params,
         "overrides": overrides,

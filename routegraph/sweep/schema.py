@@ -1,0 +1,428 @@
+"""Experiment files: a declarative, validated description of a paper experiment.
+
+An experiment file (``experiments/hybrid.yaml``) names a spec, a data task, a
+file of budgets and a list of *groups*; a group is one curve of a figure
+(``static`` n = 1..8, ``actor`` over the k_cpt set, an ablation, ...). See
+docs/experiments.md for the format. :func:`load_experiment` reads and checks a
+file and reports every mistake at once, each located as
+``file:line:col: dotted.key: what is wrong``, as one :class:`ExperimentError`
+(a :class:`~routegraph.errors.ConfigError`).
+
+>>> exp = load_experiment("experiments/hybrid.yaml")            # doctest: +SKIP
+>>> [g.name for g in exp.groups][:3]                            # doctest: +SKIP
+['static', 'actor', 'actor_dynamic']
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError, Problem, SpecError, did_you_mean
+from ..train.config import K_CPT_SET, METHODS
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+#: the 4 values of the paper's k_cpt set the tiers use (spread over the set)
+TIER_K_CPT = (1e-9, 4e-9, 1.6e-8, 6.4e-8)
+
+#: TrainConfig settings that only a budget may set (single-sourced: one --budget sets them all)
+BUDGET_KEYS = ("iterations", "schedule", "lr", "lr_half_life", "tau_half_life", "batch_size",
+               "checkpoint_every", "eval_every", "log_every", "eval_examples")
+#: TrainConfig settings that the structure of a group sets
+STRUCTURE_KEYS = {"method": "the group's 'method'", "k_cpt": "the group's 'k_cpt' list or --k-cpt",
+                  "dynamic_k_cpt": "the group's 'dynamic_k_cpt'", "k_cpt_set": "the experiment's 'k_cpt_set'",
+                  "static_classifier": "the group's 'static_exits'"}
+#: TrainConfig settings the executor sets (never part of a run's identity)
+EXECUTOR_KEYS = {"threads": "the executor (--jobs/--threads, or the Ray task's num_cpus)"}
+
+
+class ExperimentError(ConfigError):
+    """An experiment or budgets file is invalid; ``problems`` holds one located entry per mistake."""
+
+    def __init__(self, problems: Sequence[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# ----------------------------------------------------------------------------- the models
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BudgetModel(_Strict):
+    """One budget: the iterations and the schedule tuned for them."""
+
+    iterations: int = Field(gt=0)
+    schedule: Literal["paper", "small", "auto"]
+    description: str = ""
+    deviation: str = ""  # how this budget departs from the paper (printed and written to sweep.json)
+    batch_size: int | None = Field(None, gt=0)
+    lr: float | None = Field(None, gt=0)
+    lr_half_life: float | None = Field(None, gt=0)
+    tau_half_life: float | None = Field(None, gt=0)
+    checkpoint_every: int | None = Field(None, ge=0)
+    eval_every: int | None = Field(None, ge=0)
+    log_every: int | None = Field(None, gt=0)
+    eval_examples: int | None = Field(None, ge=0)
+
+
+class BudgetsFileModel(_Strict):
+    kind: Literal["budgets"]
+    description: str = ""
+    budgets: dict[str, BudgetModel] = Field(min_length=1)
+
+
+class ResourcesModel(_Strict):
+    """What one run asks of an executor (Ray: the task's resource request; local: ignored)."""
+
+    num_cpus: float = Field(2, gt=0)
+    num_gpus: float = Field(0, ge=0)
+
+
+class CostModel(_Strict):
+    """Seconds per training step at batch 128, one process using all ``reference_cores``."""
+
+    static: float | list[float] | None = None  # one value, or one per static exit (1-based order)
+    routed: float | None = None  # actor, critics and dynamic-k_cpt runs unless given below
+    critic: float | None = None
+    dynamic: float | None = None
+
+
+class GroupModel(_Strict):
+    """One curve: a method on a spec, swept over k_cpt (routed) or static exits (static)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    method: Literal[METHODS]  # type: ignore[valid-type]
+    label: str | None = None  # curve label in config.json (default: the method; paper names in plots)
+    description: str = ""
+    tier: int | None = Field(None, ge=1)  # None: only in a full sweep (no --tier)
+    spec: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict, alias="set")
+    data: str | None = None
+    data_options: dict[str, Any] | None = None
+    k_cpt: list[float] | None = None  # routed: its k_cpt values (default: the experiment's k_cpt_set)
+    k_cpt_divisor: float = Field(1.0, gt=0)  # capacity variants: k_cpt / 4, / 9
+    dynamic_k_cpt: bool = False
+    static_exits: list[int | str] | None = None
+    train: dict[str, Any] = Field(default_factory=dict)
+    resources: ResourcesModel | None = None
+
+
+class ExperimentModel(_Strict):
+    kind: Literal["experiment"] = "experiment"
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    paper: str = ""  # which figure it reproduces
+    spec: str
+    data: str
+    data_options: dict[str, Any] = Field(default_factory=dict)
+    budgets: str | dict[str, Any]
+    k_cpt_set: list[float] = Field(default_factory=lambda: list(K_CPT_SET), min_length=1)
+    tier_k_cpt: list[float] = Field(default_factory=lambda: list(TIER_K_CPT), min_length=1)
+    train: dict[str, Any] = Field(default_factory=dict)
+    resources: ResourcesModel = Field(default_factory=ResourcesModel)
+    reference_cores: int = Field(2, gt=0)
+    seconds_per_step: dict[str, CostModel] = Field(default_factory=dict)
+    groups: list[GroupModel] = Field(min_length=1)
+
+
+# ----------------------------------------------------------------------------- loaded form
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file, with paths resolved."""
+
+    model: ExperimentModel
+    file: Path
+    spec_path: Path  # the default spec, resolved against the experiment file's folder
+    budgets: dict  # name -> routegraph.sweep.budgets.Budget
+    budgets_file: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def groups(self) -> list[GroupModel]:
+        return self.model.groups
+
+    def group_spec(self, group: GroupModel) -> Path:
+        return resolve_path(group.spec, self.file) if group.spec else self.spec_path
+
+    def group_names(self) -> list[str]:
+        return [g.name for g in self.model.groups]
+
+
+def resolve_path(path: str, relative_to: Path) -> Path:
+    """``path`` as written in a file: absolute, or relative to that file's folder."""
+    p = Path(os.path.expanduser(path))
+    return p if p.is_absolute() else (Path(relative_to).parent / p)
+
+
+# ----------------------------------------------------------------------------- loading
+def load_experiment(path: str | os.PathLike) -> Experiment:
+    """Read and validate an experiment file (and its budgets file)."""
+    from .budgets import load_budgets_ref
+
+    file = Path(path)
+    root = _read_located(file)
+    data = _plain(root)
+    if isinstance(data, dict) and data.get("kind") == "budgets":
+        raise ExperimentError([Problem("this is a budgets file, not an experiment file; pass an experiment "
+                                       "(e.g. experiments/hybrid.yaml) and choose a budget with --budget",
+                                       path="kind", file=str(file), **_at(root, ("kind",)))])
+    model = validate(ExperimentModel, data, root, file)
+    problems: list[Problem] = []
+
+    def problem(message: str, where: tuple, allowed: str = "", key: bool = False):
+        problems.append(Problem(message, path=".".join(map(str, where)), file=str(file), allowed=allowed,
+                                **_at(root, where, key=key)))
+
+    spec_path = resolve_path(model.spec, file)
+    if not spec_path.is_file():
+        problem(f"spec file {str(spec_path)!r} not found (paths are relative to the experiment file)", ("spec",))
+    _check_task(model.data, ("data",), problem)
+    _check_train(model.train, ("train",), problem)
+    for key in ("k_cpt_set", "tier_k_cpt"):
+        for i, value in enumerate(getattr(model, key)):
+            if value < 0:
+                problem(f"k_cpt must be >= 0, got {value}", (key, i))
+    seen: dict[str, int] = {}
+    for i, group in enumerate(model.groups):
+        where = ("groups", i)
+        if group.name in seen:
+            problem(f"duplicate group name {group.name!r} (first at groups.{seen[group.name]})", where + ("name",))
+        seen.setdefault(group.name, i)
+        if group.spec and not resolve_path(group.spec, file).is_file():
+            problem(f"spec file {str(resolve_path(group.spec, file))!r} not found "
+                    f"(paths are relative to the experiment file)", where + ("spec",))
+        if group.data:
+            _check_task(group.data, where + ("data",), problem)
+        _check_train(group.train, where + ("train",), problem)
+        _check_group(group, where, problem)
+    budgets, budgets_file = load_budgets_ref(model.budgets, file, root, problems)
+    if problems:
+        raise ExperimentError(problems)
+    _check_configs(model, file, root)
+    return Experiment(model, file, spec_path, budgets, budgets_file)
+
+
+def _check_group(group: GroupModel, where: tuple, problem) -> None:
+    fields_set = group.model_fields_set
+    if group.method == "static":
+        if not group.static_exits:
+            problem("a static group needs 'static_exits' (the classifiers its baselines end at, "
+                    "e.g. [1, 2, 3, 4, 5, 6, 7, 8])", where, key=False)
+        for key in ("k_cpt", "k_cpt_divisor", "dynamic_k_cpt"):
+            if key in fields_set:
+                problem(f"static baselines have no k_cpt; remove {key!r}", where + (key,), key=True)
+    else:
+        if group.static_exits is not None:
+            problem(f"'static_exits' is for method static, not {group.method}", where + ("static_exits",), key=True)
+        if group.dynamic_k_cpt and group.k_cpt is not None:
+            problem("a dynamic-k_cpt group is one run trained on the experiment's k_cpt_set; remove 'k_cpt'",
+                    where + ("k_cpt",), key=True)
+        for i, value in enumerate(group.k_cpt or []):
+            if value < 0:
+                problem(f"k_cpt must be >= 0, got {value}", where + ("k_cpt", i))
+    for i, value in enumerate(group.static_exits or []):
+        if isinstance(value, int) and value < 1:
+            problem(f"static exits are 1-based, got {value}", where + ("static_exits", i))
+
+
+def _check_task(name: str, where: tuple, problem) -> None:
+    from ..data.tasks import TASKS
+
+    known = sorted(TASKS.names())
+    if name not in known:
+        hint = did_you_mean(name, known)
+        problem(f"unknown data task {name!r}" + (f"; {hint}" if hint else ""), where,
+                allowed="known: " + ", ".join(known) if known else "")
+
+
+def _check_train(train: dict, where: tuple, problem) -> None:
+    from ..train.config import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
+    for key in train:
+        at = where + (key,)
+        if key in BUDGET_KEYS:
+            problem(f"{key!r} is set by the budget (--budget; see the budgets file), not per experiment or group",
+                    at, key=True)
+        elif key in STRUCTURE_KEYS:
+            problem(f"{key!r} is set by {STRUCTURE_KEYS[key]}", at, key=True)
+        elif key in EXECUTOR_KEYS:
+            problem(f"{key!r} is set by {EXECUTOR_KEYS[key]}", at, key=True)
+        elif key not in known:
+            hint = did_you_mean(key, known)
+            problem(f"unknown training setting {key!r}" + (f"; {hint}" if hint else ""), at, key=True,
+                    allowed="known: " + ", ".join(sorted(known - set(BUDGET_KEYS) - set(STRUCTURE_KEYS)
+                                                         - set(EXECUTOR_KEYS))))
+
+
+def _check_configs(model: ExperimentModel, file: Path, root) -> None:
+    """Every group's settings must make a valid TrainConfig (types and ranges)."""
+    from ..train.config import TrainConfig
+
+    problems = []
+    for i, group in enumerate(model.groups):
+        try:
+            TrainConfig(**{**model.train, **group.train, "method": group.method, "iterations": 1})
+        except (ConfigError, TypeError) as exc:
+            where = ("groups", i, "train") if group.train else ("train",)
+            problems.append(Problem(f"bad training setting: {exc}", path=".".join(map(str, where)), file=str(file),
+                                    **_at(root, where)))
+    if problems:
+        raise ExperimentError(problems)
+
+
+# ----------------------------------------------------------------------------- located YAML and errors
+def _read_located(file: Path):
+    from ..spec.yaml_loc import parse_located
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ExperimentError([Problem(f"cannot read the file: {reason}", file=str(file))]) from None
+    try:
+        return parse_located(text, file=str(file))
+    except SpecError as exc:
+        problems = [Problem(p.message.replace("the spec file", "the file").replace("the spec", "the file"),
+                            path=p.path, file=p.file, line=p.line, col=p.col, allowed=p.allowed)
+                    for p in exc.problems]
+        raise ExperimentError(problems) from None
+
+
+def _plain(root) -> Any:
+    from ..spec.yaml_loc import plain
+
+    return plain(root)
+
+
+def _at(root, where: tuple, key: bool = False) -> dict:
+    """Line and column of the value (or, with ``key``, of the key) at ``where`` in the located tree."""
+    y, key_loc = root, None
+    for part in where:
+        if y is None:
+            break
+        if y.is_map and isinstance(part, str) and part in y.v:
+            key_loc = y.key_loc(part)
+            y = y.v[part]
+        elif y.is_seq and isinstance(part, int) and 0 <= part < len(y.v):
+            key_loc, y = None, y.v[part]
+        else:
+            break
+    loc = key_loc if (key and key_loc is not None) else y.loc
+    return {"line": loc.line, "col": loc.col}
+
+
+def validate(model_cls: type[BaseModel], data: Any, root, file: Path) -> Any:
+    """Validate ``data`` with a pydantic model; turn its errors into located problems."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        raise ExperimentError(located_problems(exc, model_cls, data, root, file)) from None
+
+
+def located_problems(exc: ValidationError, model_cls, data, root, file: Path, prefix: tuple = ()) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        where = prefix + tuple(p for p in err["loc"] if _is_data_part(p))
+        where = _data_path(data, where[len(prefix):], prefix)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            name = where[-1] if where else "?"
+            allowed = _allowed_keys(model_cls, where[len(prefix):-1], data)
+            hint = did_you_mean(str(name), allowed)
+            message = f"unknown key {name!r}" + (f"; {hint}" if hint else "")
+            problems.append(Problem(message, path=".".join(map(str, where)), file=str(file),
+                                    allowed="allowed: " + ", ".join(allowed) if allowed else "",
+                                    **_at(root, where, key=True)))
+        elif kind == "missing":
+            name = where[-1] if where else "?"
+            parent = where[:-1]
+            problems.append(Problem(f"missing required key {name!r}", path=".".join(map(str, parent)),
+                                    file=str(file), **_at(root, parent)))
+        else:
+            message = err["msg"]
+            if "input" in err and not isinstance(err["input"], (dict, list)):
+                message += f", got {err['input']!r}"
+            problems.append(Problem(message, path=".".join(map(str, where)), file=str(file), **_at(root, where)))
+    # unions report one error per member; keep one per location and message
+    unique, seen = [], set()
+    for p in problems:
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            unique.append(p)
+    return unique
+
+
+def _is_data_part(part) -> bool:
+    # pydantic adds union member tags such as 'list[float]' or 'function-after[...]' to locations
+    return isinstance(part, int) or not any(c in str(part) for c in "[]()")
+
+
+def _data_path(data, where: tuple, prefix: tuple) -> tuple:
+    """Drop location parts that are union tags rather than keys of the data."""
+    out, node = list(prefix), data
+    for part in where:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in ("str", "float", "int", "bool"):
+            out.append(part)  # a missing or unknown key
+            node = None
+        else:
+            continue
+    return tuple(out)
+
+
+def _allowed_keys(model_cls, where: tuple, data) -> list[str]:
+    """The keys a model allows at ``where`` (walking through nested models, dicts and lists)."""
+    annotation = model_cls
+    for part in where:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    cls = _model_in(annotation)
+    return [f.alias or n for n, f in cls.model_fields.items()] if cls is not None else []
+
+
+def _step(annotation, part):
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
+        return field.annotation if field is not None else None
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    for arg in args:  # unions: the first member that has this part
+        found = _step(arg, part)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (dict, list):
+        return None
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
