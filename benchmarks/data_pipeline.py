@@ -1,0 +1,199 @@
+"""Benchmark: does augmentation keep up with training?
+
+Times, in the same run and interleaved (so load changes hit both alike):
+
+- one SGD step (batch 128, momentum 0.9) of the paper's 8-layer multiscale chain
+  with a static classifier after layer 8, written here in plain PyTorch
+  (reference-facts.md, "Architecture of the eight-layer chain");
+- augmenting 128 images (``Augmenter``: random shifts with mean-colour fill, flips);
+- a whole ``BatchStream.batch`` call (index, gather from the task, augment).
+
+Prints the medians and the ratio augmentation / training step, and writes the
+section ``## Data pipeline`` of docs/benchmarks.md (other sections are kept).
+
+    python benchmarks/data_pipeline.py [--steps 30] [--threads N] [--no-write]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from routegraph.data import Augmenter, BatchStream, load_task  # noqa: E402
+from routegraph.io import atomic_write_text  # noqa: E402
+
+SECTION = "## Data pipeline"
+# (channels per scale, number of scales) of layers 1..8; scales are always the coarsest ones.
+CHAIN_LAYERS = [(16, 4), (16, 4), (32, 3), (32, 3), (64, 2), (64, 2), (128, 1), (128, 1)]
+
+
+class MultiscaleConv(nn.Module):
+    """Reads the last ``scales`` maps of its input pyramid; one output map per scale.
+
+    Finest output: conv(input). Each coarser output k: conv(input k) +
+    conv(maxpool2x2(output k-1)); every output map gets BN + ReLU.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, scales: int):
+        super().__init__()
+        self.scales = scales
+        self.lateral = nn.ModuleList(nn.Conv2d(in_channels, out_channels, 3, padding=1) for _ in range(scales))
+        self.vertical = nn.ModuleList(nn.Conv2d(out_channels, out_channels, 3, padding=1) for _ in range(scales - 1))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(out_channels, eps=1e-6, momentum=0.1) for _ in range(scales))
+
+    def forward(self, pyramid: list[torch.Tensor]) -> list[torch.Tensor]:
+        inputs = pyramid[-self.scales:]
+        outputs = []
+        for k, x in enumerate(inputs):
+            y = self.lateral[k](x)
+            if k > 0:
+                y = y + self.vertical[k - 1](F.max_pool2d(outputs[-1], 2))
+            outputs.append(F.relu(self.norms[k](y)))
+        return outputs
+
+
+class MultiscaleChain(nn.Module):
+    """4-scale pyramid -> ``depth`` multiscale layers -> linear classifier on the 4x4 map."""
+
+    def __init__(self, depth: int = 8, num_classes: int = 10):
+        super().__init__()
+        layers, in_channels = [], 3
+        for channels, scales in CHAIN_LAYERS[:depth]:
+            layers.append(MultiscaleConv(in_channels, channels, scales))
+            in_channels = channels
+        self.layers = nn.ModuleList(layers)
+        self.classifier = nn.Linear(in_channels * 16, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        pyramid = [images] + [F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False)
+                              for s in (16, 8, 4)]
+        for layer in self.layers:
+            pyramid = layer(pyramid)
+        return self.classifier(pyramid[-1].flatten(1))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    try:
+        return "{:.1f}".format(os.getloadavg()[0])
+    except OSError:
+        return "unknown"
+
+
+def measure(steps: int, threads: int) -> dict:
+    load = load_average()
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    task = load_task("synthetic", n_train=2048, n_test=10)
+    stream = BatchStream(task, batch_size=128, seed=0)
+    augmenter = Augmenter(task.flip_symmetric)
+    model = MultiscaleChain()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    images, labels = stream.batch(0)
+    raw = task.train_images[:128].clone()
+    raw_labels = task.train_labels[:128].clone()
+    generator = torch.Generator().manual_seed(0)
+
+    def train_step():
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):  # warm-up
+        train_step()
+        augmenter(raw, raw_labels, generator)
+        stream.batch(1)
+    step_s, augment_s, batch_s = [], [], []
+    for i in range(steps):
+        start = time.perf_counter()
+        train_step()
+        step_s.append(time.perf_counter() - start)
+        for _ in range(5):  # augmentation is short: several samples per step
+            start = time.perf_counter()
+            augmenter(raw, raw_labels, generator)
+            augment_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        stream.batch(i + 2)
+        batch_s.append(time.perf_counter() - start)
+    return {
+        "load": load,
+        "step": statistics.median(step_s),
+        "augment": statistics.median(augment_s),
+        "batch": statistics.median(batch_s),
+        "steps": steps,
+        "threads": threads,
+    }
+
+
+def section_text(result: dict) -> str:
+    ratio = result["augment"] / result["step"]
+    ratio_batch = result["batch"] / result["step"]
+    return f"""{SECTION}
+
+Written by `python benchmarks/data_pipeline.py` ({time.strftime('%Y-%m-%d')}).
+Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} using {result['threads']} threads, Python {platform.python_version()}; load average {result['load']} at the start (other processes share the machine).
+
+Measured side by side in one run, interleaved, medians over {result['steps']} training steps:
+
+| what (batch of 128, 32x32 RGB) | median time | share of a training step |
+|---|---|---|
+| SGD step of the 8-layer multiscale chain (static classifier after layer 8) | {result['step'] * 1e3:.1f} ms | 100% |
+| `Augmenter` (shifts with mean-colour fill + flips) | {result['augment'] * 1e3:.2f} ms | {ratio:.2%} |
+| `BatchStream.batch` (indices, gather, float32, augment) | {result['batch'] * 1e3:.2f} ms | {ratio_batch:.2%} |
+
+Target: augmentation under 5% of a training step: **{'met' if ratio < 0.05 else 'NOT met'}** ({ratio:.2%}).
+"""
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace (or append) the ``## Data pipeline`` section of ``path``, keeping the rest."""
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: text + "\n", old, count=1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    atomic_write_text(path, new.rstrip("\n") + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-write", action="store_true", help="only print, leave docs/benchmarks.md alone")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    result = measure(args.steps, args.threads)
+    text = section_text(result)
+    print(text)
+    print(f"ratio augmentation / training step = {result['augment'] / result['step']:.4f}")
+    if not args.no_write:
+        write_section(args.out, text)
+        print(f"updated {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
