@@ -150,16 +150,3 @@ def raw_dir(tmp_path, isolated_cache):
     write_mnist(directory)
     write_cifar(directory)
     return directory
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Data tests run small tensor ops: one intra-op thread is faster than two, and much
-    faster when other processes keep the cores busy (OpenMP barriers then wait for a
-    time slice on every op)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
