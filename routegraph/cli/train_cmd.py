@@ -22,8 +22,9 @@ def run(args) -> int:
     result = train_run(args.spec, args.out, config, data=args.data, data_dir=args.data_dir,
                        data_options=parse_key_values(args.data_option, "--data-option"),
                        overrides=parse_overrides(args.set or []), resume=args.resume, progress=not args.no_progress)
-    from .evaluate_cmd import print_table
+    if result.evaluations:  # rank 0 only under torchrun
+        from .evaluate_cmd import print_table
 
-    print_table(result.evaluations, result.config)
-    print(f"wrote {result.path}/ (config.json, compiled.json, checkpoint.pt, metrics.jsonl, eval.json)")
+        print_table(result.evaluations, result.config)
+        print(f"wrote {result.path}/ (config.json, compiled.json, checkpoint.pt, metrics.jsonl, eval.json)")
     return 0

@@ -68,12 +68,16 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
     from ..data import load_task
     from ..nn.model import build_model
     from .checkpoint import load_checkpoint
+    from .distributed import context_from_env, globalize_batch_norm
     from .evaluate import evaluate
     from .hooks import Checkpointer, MetricsLogger, PeriodicEvaluation, ProgressBar
     from .loop import Trainer
     from .strategies import strategy_from_config
 
     out = Path(out)
+    dist = context_from_env()
+    if config.batch_size % dist.world_size:
+        raise ConfigError(f"the global batch size {config.batch_size} must be divisible by the {dist.world_size} processes")
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not resume:
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
@@ -100,6 +104,8 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         "class_names": list(task.class_names),
         "seed": config.seed,
         "iterations": config.iterations,
+        "world_size": dist.world_size,
+        "batch_size_per_rank": config.batch_size // dist.world_size,
         "train": config.to_json(),
     }
     if resume and (out / "config.json").exists():
@@ -107,24 +113,32 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         if previous.get("run_id") != record["run_id"] and _without_iterations(previous) != _without_iterations(record):
             raise CheckpointError(f"{out}: --resume with different settings than the run was started with "
                                   f"(run {previous.get('run_id')}, now {record['run_id']})")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", record)
-    atomic_write_json(out / "compiled.json", graph.to_json())
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", record)
+        atomic_write_json(out / "compiled.json", graph.to_json())
 
     torch.manual_seed(config.seed)
     model = build_model(graph)
-    logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
-    held_out = config.eval_examples or len(task.test_labels)
-    hooks = [ProgressBar(disable=not progress), logger, Checkpointer(checkpoint, config.checkpoint_every),
-             PeriodicEvaluation(task.test_images[:held_out], task.test_labels[:held_out], config.eval_every, logger,
-                                k_cpt=_middle_k(config))]
-    trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks)
+    if dist.active:
+        globalize_batch_norm(model)  # BN statistics over the global batch, as in one process
+    hooks = []
+    if dist.is_main:  # only rank 0 writes
+        logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
+        held_out = config.eval_examples or len(task.test_labels)
+        hooks = [ProgressBar(disable=not progress), logger, Checkpointer(checkpoint, config.checkpoint_every),
+                 PeriodicEvaluation(task.test_images[:held_out], task.test_labels[:held_out], config.eval_every,
+                                    logger, k_cpt=_middle_k(config))]
+    trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
     if resume and checkpoint.exists():
         trainer.load_state_dict(load_checkpoint(checkpoint))
     trainer.fit()
-    k_values = list(config.k_cpt_set) if config.dynamic_k_cpt else [config.k_cpt]
-    evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in k_values]
-    write_evaluations(out, record["run_id"], task.class_names, evaluations)
+    evaluations = []
+    if dist.is_main:
+        k_values = list(config.k_cpt_set) if config.dynamic_k_cpt else [config.k_cpt]
+        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in k_values]
+        write_evaluations(out, record["run_id"], task.class_names, evaluations)
+    dist.barrier()
     return RunResult(out, record, evaluations)
 
 
