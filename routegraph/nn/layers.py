@@ -57,6 +57,18 @@ class SameConv2d(nn.Module):
             x = F.pad(x, self.pad)
         return self.conv(x)
 
+    def conv_with(self, x, weight, bias=None):
+        """This conv's geometry (padding, stride) applied with other weights (see ``MultiscaleConv.fused``)."""
+        if self.pad is not None:
+            x = F.pad(x, self.pad)
+        return self.conv._conv_forward(x, weight, bias)
+
+    def same_geometry(self, other: "SameConv2d") -> bool:
+        a, b = self.conv, other.conv
+        return (self.pad == other.pad and a.kernel_size == b.kernel_size and a.stride == b.stride
+                and a.padding == b.padding and a.dilation == b.dilation and a.groups == b.groups == 1
+                and a.padding_mode == b.padding_mode)
+
 
 class _Shape:  # minimal stand-in so conv_geometry can be shared with the compiler
     def __init__(self, dims):
@@ -64,7 +76,17 @@ class _Shape:  # minimal stand-in so conv_geometry can be shared with the compil
 
 
 class MultiscaleConv(nn.Module):
-    """The paper's multiscale convolution (see ``MultiscaleConvLayer``)."""
+    """The paper's multiscale convolution (see ``MultiscaleConvLayer``).
+
+    Parameters: ``lateral[t]`` (conv of input scale t), ``vertical[t - 1]`` (conv of
+    the max-pooled output of scale t - 1) and ``norms[t]`` (batch norm), per output scale t.
+
+    ``fused`` (set by the training fast mode, :mod:`routegraph.train.fast`; the
+    parameters stay the same): each coarser scale runs ONE convolution over the
+    channel-concatenation ``[input_t, maxpool(output_{t-1})]`` with the lateral and
+    vertical weights concatenated along input channels, which is the same sum
+    (the same multiply-accumulates) in one kernel, and the ReLU runs in place.
+    """
 
     def __init__(self, config: dict, in_shape):
         super().__init__()
@@ -76,8 +98,11 @@ class MultiscaleConv(nn.Module):
             SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan[1:])
         self.norms = nn.ModuleList(
             nn.BatchNorm2d(s["cout"], eps=config.get("eps", 1e-6), momentum=config.get("momentum", 0.1)) for s in plan)
+        self.fused = False
 
     def forward(self, pyramid):
+        if self.fused:
+            return self._forward_fused(pyramid)
         levels = pyramid[self.first:]
         outputs, previous = [], None
         for t, (level, lateral, norm) in enumerate(zip(levels, self.lateral, self.norms)):
@@ -87,6 +112,32 @@ class MultiscaleConv(nn.Module):
             previous = F.relu(norm(y))
             outputs.append(previous)
         return tuple(outputs)
+
+    def _forward_fused(self, pyramid):
+        levels = pyramid[self.first:]
+        outputs, previous = [], None
+        for t, (level, lateral, norm) in enumerate(zip(levels, self.lateral, self.norms)):
+            if not t:
+                y = lateral(level)
+            else:
+                vertical = self.vertical[t - 1]
+                pooled = F.max_pool2d(previous, 2)
+                if lateral.same_geometry(vertical):
+                    weight = torch.cat([lateral.conv.weight, vertical.conv.weight], 1)
+                    bias = _sum_bias(lateral.conv.bias, vertical.conv.bias)
+                    y = lateral.conv_with(torch.cat([level, pooled], 1), weight, bias)
+                else:  # not for 'same' padding at one map size; kept for safety
+                    y = lateral(level) + vertical(pooled)
+            # in place: batch norm's backward reads its input, not its output
+            previous = F.relu(norm(y), inplace=True)
+            outputs.append(previous)
+        return tuple(outputs)
+
+
+def _sum_bias(a, b):
+    if a is None or b is None:
+        return b if a is None else a
+    return a + b
 
 
 class Lambda(nn.Module):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..graph.compiled import CompiledGraph, CompiledJunction
@@ -51,14 +52,27 @@ class Router(nn.Module):
         kinds = [layer.kind for layer in junction.router]
         self.k_cpt_at = kinds.index("linear") if k_cpt_input and "linear" in kinds else -1
 
-    def forward(self, x: torch.Tensor, k_cpt: torch.Tensor | None = None) -> torch.Tensor:
-        for i, layer in enumerate(self.layers):
+    def forward(self, x: torch.Tensor, k_cpt: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
+        """Scores from the router's input ``x`` (or, with ``start > 0``, from the output of layer
+        ``start - 1``, which fused heads compute; see :meth:`RoutedNetwork.forward`)."""
+        for i in range(start, len(self.layers)):
             if i == self.k_cpt_at:
-                if k_cpt is None:
-                    raise ValueError("this network reads k_cpt: pass k_cpt= to forward()")
-                x = torch.cat([x, (K_CPT_INPUT_SCALE * k_cpt).to(x.dtype).reshape(-1, 1).expand(x.shape[0], 1)], dim=1)
-            x = layer(x)
+                x = torch.cat([x, k_cpt_column(k_cpt, x)], dim=1)
+            x = self.layers[i](x)
         return x
+
+    def head(self) -> nn.Linear | None:
+        """The first layer when it is a linear layer reading the router's input (it can be
+        fused with other linear layers reading the same tensor), else None."""
+        first = self.layers[0] if len(self.layers) else None
+        return first if isinstance(first, nn.Linear) and self.k_cpt_at in (-1, 0) else None
+
+
+def k_cpt_column(k_cpt, x: torch.Tensor) -> torch.Tensor:
+    """``[B, 1]``: the routers' extra input ``K_CPT_INPUT_SCALE * k_cpt`` (k_cpt a scalar or ``[B]`` tensor)."""
+    if k_cpt is None:
+        raise ValueError("this network reads k_cpt: pass k_cpt= to forward()")
+    return (K_CPT_INPUT_SCALE * k_cpt).to(x.dtype).reshape(-1, 1).expand(x.shape[0], 1)
 
 
 class RoutedNetwork(nn.Module):
@@ -87,14 +101,77 @@ class RoutedNetwork(nn.Module):
         for j in readers.get(graph.input_name, []):
             self._schedule.insert(0, ("router", j.name, module_key(j.name), (j.reads,)))
         self._classifiers = set(graph.classifiers)
+        # Fast-mode switches (set by routegraph.train.fast; results stay the same up to float rounding):
+        self.channels_last = False  # the input is converted to channels-last (the weights are, by .to())
+        self.fused_heads = False  # linear heads reading one tensor run as one matmul (_fused_schedule)
+        self._fused_schedule = None
+
+    # -- fused heads -------------------------------------------------------
+    def _build_fused_schedule(self) -> list:
+        """The schedule with, for every tensor read by two or more linear heads (classifiers
+        and the first linear layer of routers), one ("heads", ...) entry computing them
+        together: ``x @ cat(W_i).T + cat(b_i)``, split. A router's k_cpt input column is
+        added separately (``k * w_k``): the same sum, in another order."""
+        heads: dict[str, list] = {}
+        for what, name, key, inputs in self._schedule:
+            if what == "node" and name in self._classifiers and isinstance(self.nodes[key], nn.Linear):
+                heads.setdefault(inputs[0], []).append((what, name, key))
+            elif what == "router" and self.routers[key].head() is not None:
+                heads.setdefault(inputs[0], []).append((what, name, key))
+        groups = {source: members for source, members in heads.items() if len(members) > 1}
+        member_of = {(what, name): source for source, members in groups.items() for what, name, _ in members}
+        schedule, done = [], set()
+        for entry in self._schedule:
+            source = member_of.get(entry[:2])
+            if source is None:
+                schedule.append(entry)
+            elif source not in done:
+                done.add(source)
+                schedule.append(("heads", source, None, tuple(groups[source])))
+        return schedule
+
+    def _linear_head(self, what: str, key: str) -> nn.Linear:
+        return self.nodes[key] if what == "node" else self.routers[key].head()
+
+    def _run_heads(self, x: torch.Tensor, members, k_cpt, logits, scores) -> None:
+        if x.dim() != 2:  # heads fuse along features of [B, D] inputs only; run them one by one
+            for what, name, key in members:
+                if what == "node":
+                    logits[name] = self.nodes[key](x)
+                else:
+                    scores[name] = self.routers[key](x, k_cpt)
+            return
+        width = x.shape[1]
+        linears = [self._linear_head(what, key) for what, _, key in members]
+        weight = torch.cat([lin.weight[:, :width] for lin in linears])
+        biases = [lin.bias if lin.bias is not None else lin.weight.new_zeros(lin.out_features) for lin in linears]
+        parts = F.linear(x, weight, torch.cat(biases)).split([lin.out_features for lin in linears], dim=1)
+        for (what, name, key), lin, y in zip(members, linears, parts):
+            if what == "node":
+                logits[name] = y
+                continue
+            router = self.routers[key]
+            if router.k_cpt_at == 0:  # the extra input column, [B, 1] x [1, out]
+                y = y + k_cpt_column(k_cpt, x) * lin.weight[:, width]
+            scores[name] = router(y, k_cpt, start=1)
 
     def forward(self, x: torch.Tensor, k_cpt: float | torch.Tensor | None = None) -> DenseOutput:
         """Evaluate every node and router on the whole batch (dense mode)."""
         if k_cpt is not None and not torch.is_tensor(k_cpt):
             k_cpt = torch.tensor(float(k_cpt), device=x.device)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        schedule = self._schedule
+        if self.fused_heads:
+            if self._fused_schedule is None:
+                self._fused_schedule = self._build_fused_schedule()
+            schedule = self._fused_schedule
         values = {self.graph.input_name: x}
         logits, scores = {}, {}
-        for what, name, key, inputs in self._schedule:
+        for what, name, key, inputs in schedule:
+            if what == "heads":
+                self._run_heads(values[name], inputs, k_cpt, logits, scores)
+                continue
             if what == "router":
                 scores[name] = self.routers[key](values[inputs[0]], k_cpt)
                 continue
@@ -116,6 +193,12 @@ class RoutedNetwork(nn.Module):
         owners = {n.name: n.region for n in self.graph.nodes}
         owners.update({j.name: j.region for j in self.graph.junctions})
         return owners
+
+    def route(self, x: torch.Tensor, k_cpt=None, **kwargs):
+        """Routed, path-only inference (predictions, exit classifier, ops per example); see :func:`routegraph.infer.route`."""
+        from ..infer.executor import route
+
+        return route(self, x, k_cpt, **kwargs)
 
 
 def build_model(graph: CompiledGraph) -> RoutedNetwork:

@@ -52,7 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     augment: bool = True
     threads: int = 0  # 0: leave torch's default
-    fast: bool = True  # channels_last and other speedups that keep results identical
+    fast: bool = True  # channels_last, fused convs/heads, prefetch: same results up to float rounding
 
     def __post_init__(self):
         problems = []

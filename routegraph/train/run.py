@@ -28,9 +28,16 @@ class RunResult:
     evaluations: list[dict]
 
 
+SPEED_ONLY = ("fast", "threads")
+
+
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
-    """A stable id: method, k_cpt and a hash of everything that defines the run."""
-    blob = json.dumps({"config": config.to_json(), "spec": spec_text, **extra}, sort_keys=True, default=str)
+    """A stable id: method, k_cpt and a hash of everything that defines the run.
+
+    Settings that change speed, not results (fast mode, threads), stay out of the
+    hash, so a run resumes under either."""
+    settings = {k: v for k, v in config.to_json().items() if k not in SPEED_ONLY}
+    blob = json.dumps({"config": settings, "spec": spec_text, **extra}, sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
     if config.method == "static":
         k = f"exit{config.static_classifier or 'last'}"

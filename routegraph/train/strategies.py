@@ -20,10 +20,11 @@ import torch
 
 from ..nn.model import DenseOutput, RoutedNetwork
 from ..routing import (
-    RoutingPlan, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
+    RoutingPlan, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
 from ..registry import Registry
+from .distributed import SINGLE
 
 STRATEGIES: Registry = Registry("strategy", "Strategy(**hyperparameters) -> Strategy")
 
@@ -49,6 +50,7 @@ class Strategy:
         self.regularized_policy, self.dynamic_k_cpt = regularized_policy, dynamic_k_cpt
         self.k_cpt_set, self.error = tuple(k_cpt_set), error
         self.plan: RoutingPlan | None = None
+        self.dist = SINGLE  # the trainer sets its context: TALR and statistics use global batch means
 
     # -- set-up --------------------------------------------------------
     def setup(self, model: RoutedNetwork) -> None:
@@ -75,6 +77,17 @@ class Strategy:
         return values[torch.randint(len(values), (batch_size,), generator=generator)]
 
     # -- loss ------------------------------------------------------------
+    def leaf_errors(self, out: DenseOutput, labels: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` cross-entropy of every classifier (``plan.classifiers`` order): one
+        batched call over the stacked logits instead of one small call per classifier
+        (the same per-row arithmetic as :func:`~routegraph.routing.leaf_errors`)."""
+        logits = [out.logits.get(c) for c in self.plan.classifiers]
+        if any(t is None or t.dim() != 2 or t.shape != logits[0].shape for t in logits):
+            return leaf_errors(self.plan, out.logits, labels, "cross_entropy")  # (or its error message)
+        stacked = torch.stack(logits, 1)  # [B, L, C]
+        batch, leaves = stacked.shape[:2]
+        return cross_entropy(stacked.reshape(batch * leaves, -1), labels.repeat_interleave(leaves)).view(batch, leaves)
+
     def loss(self, out: DenseOutput, labels: torch.Tensor, k_cpt, tau: float) -> StepResult:
         loss, region_p, decisions = self.objective(out, labels, k_cpt, tau)
         weight = region_p.mean(0) if self.regularized_policy else region_p.detach().mean(0)
@@ -95,7 +108,7 @@ class Strategy:
         """Throughput-adjusted learning rates: scale each region's gradients."""
         if not self.talr:
             return
-        scales = talr_scales(result.region_p).tolist()
+        scales = talr_scales(result.region_p, mean=self.dist.mean if self.dist.active else None).tolist()
         for region, params in self._grad_groups.items():
             if scales[region] != 1.0:
                 grads = [p.grad for p in params if p.grad is not None]
@@ -107,11 +120,12 @@ class Strategy:
         leaf = routed_leaf(self.plan, decisions).expand(len(labels))  # [1] without junctions
         logits = torch.stack([out.logits[c] for c in self.plan.classifiers], 1)
         predictions = logits[torch.arange(len(labels)), leaf].argmax(1)
-        return {"error": (predictions != labels).float().mean().item(),
-                "mean_ops": self._path_ops[leaf].mean().item()}
+        stats = torch.stack([(predictions != labels).float().mean(), self._path_ops[leaf].mean()])
+        error, mean_ops = self.dist.mean(stats).tolist()
+        return {"error": error, "mean_ops": mean_ops}
 
     def to_json(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "plan"} | {"name": self.name}
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("plan", "dist")} | {"name": self.name}
 
 
 @STRATEGIES.register("static")
@@ -121,7 +135,7 @@ class Static(Strategy):
     name = "static"
 
     def objective(self, out, labels, k_cpt, tau):
-        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        err = self.leaf_errors(out, labels)
         region_p = err.new_ones(len(labels), self.plan.num_regions)
         decisions = inference_policy(out.scores)
         return err.mean(1).mean(), region_p, decisions
@@ -144,7 +158,7 @@ class Actor(Strategy):
     def objective(self, out, labels, k_cpt, tau):
         probs = training_policy(self.plan, out.scores, tau, self.eps)
         region_p = region_probabilities(self.plan, probs)
-        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        err = self.leaf_errors(out, labels)
         cost = expected_cost(self.plan, region_p, err, k_cpt)
         if self.k_dec and self._junction_region:
             cost = cost + self.k_dec * decisiveness_penalty(out.scores, region_p, self.plan)
@@ -164,7 +178,7 @@ class _Critic(Strategy):
     def objective(self, out, labels, k_cpt, tau):
         detached = {j: s.detach() for j, s in out.scores.items()}
         region_p = region_probabilities(self.plan, training_policy(self.plan, detached, tau, self.eps)).detach()
-        err = leaf_errors(self.plan, out.logits, labels, "cross_entropy")
+        err = self.leaf_errors(out, labels)
         layer_loss = expected_cost(self.plan, region_p, err, 0.0)
         decisions = inference_policy(detached)
         target_err = err.detach() if self.error == "cross_entropy" else leaf_errors(self.plan, out.logits, labels, "zero_one")

@@ -1,0 +1,88 @@
+"""Reading user images for ``routegraph predict``.
+
+The tasks feed networks **float32 NCHW images in linear colour space, values
+in [0, 1]** (CIFAR photos are gamma-decoded with ``(v / 255) ** 2.2``). A
+``.npy`` file of images is converted to that form:
+
+==================================  =====================================================
+array in the file                   conversion
+==================================  =====================================================
+uint8 ``[N, H, W, C]`` (channels    ``(v / 255) ** 2.2``: 8-bit sRGB-like values, decoded
+last, e.g. from PIL/imageio) or     like the CIFAR training images (``--colour srgb``,
+``[N, C, H, W]``                    the default for uint8)
+float ``[N, ...]`` in [0, 1]        used as is: already linear (``--colour linear``, the
+                                    default for floats), e.g. ``task.test_images``
+==================================  =====================================================
+
+The layout is recognised from the network's input shape ``(C, H, W)``; a
+single image without the batch axis is accepted too. ``colour`` overrides
+the default decoding (``"srgb"``: apply ``v ** 2.2`` to [0, 1] values;
+``"linear"``: none). Anything else is a :class:`~routegraph.errors.DataError`
+that says what was found and what is accepted.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+
+GAMMA = 2.2
+COLOURS = ("auto", "srgb", "linear")
+
+
+def load_images(path: str | Path, input_shape: tuple[int, ...], colour: str = "auto") -> torch.Tensor:
+    """Read ``path`` (.npy) and convert it with :func:`to_network_input`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as exc:  # ValueError for pickles, OSError for garbage
+        raise DataError(f"{path}: not a .npy array ({type(exc).__name__}: {exc}); save images with numpy.save") from None
+    if isinstance(array, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a .npz archive; save a single array with numpy.save(path, images)")
+    return to_network_input(array, input_shape, colour, where=str(path))
+
+
+def to_network_input(array, input_shape: tuple[int, ...], colour: str = "auto", where: str = "images") -> torch.Tensor:
+    """float32 ``[N, C, H, W]`` in linear colour space from a uint8 or float array (see module doc)."""
+    if colour not in COLOURS:
+        raise DataError(f"colour must be one of {COLOURS}, got {colour!r}")
+    array = np.asarray(array)
+    shape = tuple(int(d) for d in input_shape)
+    accepted = _accepted(shape)
+    if array.ndim == len(shape):
+        array = array[None]
+    if array.ndim != len(shape) + 1:
+        raise DataError(f"{where}: array of shape {array.shape}; expected {accepted}")
+    if len(shape) == 3 and tuple(array.shape[1:]) == shape:
+        pass
+    elif len(shape) == 3 and tuple(array.shape[1:]) == (shape[1], shape[2], shape[0]):
+        array = np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    elif tuple(array.shape[1:]) != shape:
+        raise DataError(f"{where}: array of shape {array.shape}; expected {accepted}")
+    if array.dtype == np.uint8:
+        values = torch.from_numpy(array.astype(np.float32)).div_(255.0)
+        srgb = colour in ("auto", "srgb")
+    elif np.issubdtype(array.dtype, np.floating):
+        values = torch.from_numpy(array.astype(np.float32, copy=False))
+        if not torch.isfinite(values).all():
+            raise DataError(f"{where}: float images contain NaN or infinity")
+        low, high = (float(values.min()), float(values.max())) if values.numel() else (0.0, 0.0)
+        if low < 0 or high > 1:
+            raise DataError(f"{where}: float images must lie in [0, 1], found values in [{low:.3g}, {high:.3g}] "
+                            "(for 0..255 data save uint8 instead)")
+        srgb = colour == "srgb"
+    else:
+        raise DataError(f"{where}: dtype {array.dtype}; expected uint8 (0..255) or float in [0, 1]")
+    return values.pow_(GAMMA) if srgb else values
+
+
+def _accepted(shape: tuple[int, ...]) -> str:
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"[N, {h}, {w}, {c}] or [N, {c}, {h}, {w}] (uint8, or float in [0, 1])"
+    return f"[N, {', '.join(map(str, shape))}]"

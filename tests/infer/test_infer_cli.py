@@ -1,0 +1,90 @@
+"""``routegraph predict`` and ``routegraph calibrate`` on small run directories."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from infer_helpers import k_sensitive, randomize, tiny_chain_graph, write_run
+from routegraph.cli.main import main
+from routegraph.infer.images import to_network_input
+from routegraph.nn import build_model
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    torch.manual_seed(0)
+    fixed = write_run(base / "fixed", randomize(build_model(tiny_chain_graph()), seed=2), dynamic=False, k_cpt=1e-8)
+    dynamic = write_run(base / "dynamic", k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1),
+                        dynamic=True, n_test=96)
+    return base, fixed, dynamic
+
+
+def test_images_conversion():
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    nchw = to_network_input(u8, (3, 32, 32))
+    assert nchw.shape == (5, 3, 32, 32) and nchw.dtype == torch.float32
+    expected = torch.from_numpy(u8.transpose(0, 3, 1, 2).astype(np.float32) / 255) ** 2.2
+    torch.testing.assert_close(nchw, expected)
+    torch.testing.assert_close(to_network_input(u8.transpose(0, 3, 1, 2), (3, 32, 32)), expected)
+    floats = rng.random((2, 3, 32, 32), dtype=np.float32)
+    torch.testing.assert_close(to_network_input(floats, (3, 32, 32)), torch.from_numpy(floats))
+    assert to_network_input(floats[0], (3, 32, 32)).shape == (1, 3, 32, 32)
+    from routegraph.errors import DataError
+
+    with pytest.raises(DataError, match=r"\[N, 32, 32, 3\] or \[N, 3, 32, 32\]"):
+        to_network_input(np.zeros((2, 28, 28), np.uint8), (3, 32, 32))
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        to_network_input(floats * 255, (3, 32, 32))
+
+
+def test_predict_writes_npz_and_csv(runs, tmp_path, capsys):
+    _, fixed, _ = runs
+    images = np.random.default_rng(1).integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(20) % 10
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "labels.npy", labels)
+    assert main(["predict", str(fixed), str(tmp_path / "images.npy"), "--labels", str(tmp_path / "labels.npy")]) == 0
+    text = capsys.readouterr().out
+    assert "mean ops" in text and "accuracy" in text and "images.predictions.npz" in text
+    data = np.load(tmp_path / "images.predictions.npz")
+    assert data["predictions"].shape == data["exit"].shape == data["ops"].shape == (20,)
+    assert list(data["classifiers"]) == ["l1.exit", "l2.exit", "l3.exit"]
+    graph = tiny_chain_graph()
+    assert [int(o) for o in data["ops"]] == [graph.paths[e].ops for e in data["exit"]]
+    assert main(["predict", str(fixed), str(tmp_path / "images.npy"), "--out", str(tmp_path / "p.csv"), "--k-cpt", "4e-9"]) == 0
+    assert "changes nothing" in capsys.readouterr().out
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert len(rows) == 20 and set(rows[0]) == {"index", "prediction", "class_name", "exit_classifier", "exit_index", "ops"}
+    assert [int(r["prediction"]) for r in rows] == data["predictions"].tolist()
+
+
+def test_predict_errors_are_clear(runs, tmp_path, capsys):
+    _, fixed, dynamic = runs
+    np.save(tmp_path / "bad.npy", np.zeros((3, 28, 28), np.uint8))
+    assert main(["predict", str(fixed), str(tmp_path / "bad.npy")]) == 2
+    assert "expected [N, 32, 32, 3]" in capsys.readouterr().err
+    np.save(tmp_path / "ok.npy", np.zeros((3, 3, 32, 32), np.float32))
+    assert main(["predict", str(dynamic), str(tmp_path / "ok.npy")]) == 2
+    assert "--k-cpt" in capsys.readouterr().err
+    assert main(["predict", str(dynamic), str(tmp_path / "ok.npy"), "--k-cpt", "4e-9"]) == 0
+    assert main(["predict", str(tmp_path / "nope"), str(tmp_path / "ok.npy")]) == 2
+
+
+def test_calibrate_dynamic_and_fixed(runs, tmp_path, capsys):
+    _, fixed, dynamic = runs
+    out = tmp_path / "cal.json"
+    # a budget between the k_cpt = 0 and k_cpt = max op counts of the fixture
+    assert main(["calibrate", str(dynamic), "--budget-ops", "1.5e5", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["met"] and 0 < result["k_cpt"] <= 6.4e-8, text
+    assert result["mean_ops"] <= 1.5e5 and "verification" in result
+    assert "routegraph predict" in text and "verified with path-only inference" in text
+    assert main(["calibrate", str(dynamic), "--budget-ops", "1e3"]) == 1
+    assert "NOT met" in capsys.readouterr().out
+    assert main(["calibrate", str(fixed), "--budget-ops", "1e9"]) == 0
+    assert "fixed" in capsys.readouterr().out
