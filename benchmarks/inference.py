@@ -613,11 +613,11 @@ def fmt_load(load) -> str:
     return "?" if not load else " / ".join(f"{v:.1f}" for v in load)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the '## Routed inference' section of ``path`` (up to the next '## ' heading)."""
+def write_section(path: Path, text: str, heading: str = "## Routed inference") -> None:
+    """Replace the ``heading`` section of ``path`` (up to the next '## ' heading), or append it."""
     old = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = old.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Routed inference"), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
     if start is None:
         new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     else:

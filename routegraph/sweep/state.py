@@ -83,6 +83,8 @@ def _evaluation(run_dir: Path, run) -> dict | None:
         records = json.loads((run_dir / "eval.json").read_text()).get("evaluations", [])
     except (OSError, json.JSONDecodeError):
         return None
+    if run.kind == "static":  # no routing: one evaluation, whatever k_cpt it names
+        return records[0] if records else None
     if run.k_cpt is None:
         needed = list(run.train.get("k_cpt_set") or [])
     else:

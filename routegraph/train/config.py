@@ -52,6 +52,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     augment: bool = True
     threads: int = 0  # 0: leave torch's default
+    device: str = "auto"  # auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N
     fast: bool = True  # channels_last, fused convs/heads, prefetch: same results up to float rounding
 
     def __post_init__(self):
@@ -68,6 +69,8 @@ class TrainConfig:
         for name in ("k_cpt", "k_dec", "k_ure", "k_l2", "eps"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            problems.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if problems:
             raise ConfigError("; ".join(problems))
 

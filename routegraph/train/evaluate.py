@@ -19,22 +19,23 @@ from ..routing import RoutingPlan, inference_policy, path_ops, routed_leaf
 @torch.no_grad()
 def predict_dense(model: RoutedNetwork, images: torch.Tensor, k_cpt=None, batch_size: int = 500):
     """Argmax-routed predictions computed densely: (predictions, leaf index, decisions)."""
-    plan = RoutingPlan(model.graph)
+    device = next(model.parameters()).device
+    plan = RoutingPlan(model.graph).to(device)
     was_training = model.training
     model.eval()
     predictions, leaves, decisions = [], [], {j.name: [] for j in model.graph.junctions}
     try:
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].float()
-            k = k_cpt if k_cpt is None or not model.graph.k_cpt_input else torch.full((len(x),), float(k_cpt))
+            x = images[start:start + batch_size].to(device).float()
+            k = k_cpt if k_cpt is None or not model.graph.k_cpt_input else torch.full((len(x),), float(k_cpt), device=device)
             out = model(x, k)
             chosen = inference_policy(out.scores)
             leaf = routed_leaf(plan, chosen).expand(len(x))  # [1] when there are no junctions
             logits = torch.stack([out.logits[c] for c in plan.classifiers], 1)
-            predictions.append(logits[torch.arange(len(x)), leaf].argmax(1))
-            leaves.append(leaf)
+            predictions.append(logits[torch.arange(len(x), device=device), leaf].argmax(1).cpu())
+            leaves.append(leaf.cpu())
             for j, d in chosen.items():
-                decisions[j].append(d)
+                decisions[j].append(d.cpu())
     finally:
         model.train(was_training)
     cat = lambda xs: torch.cat(xs) if xs else torch.zeros(0, dtype=torch.long)  # noqa: E731

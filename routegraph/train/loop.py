@@ -7,13 +7,18 @@ Determinism: the batch for iteration t and the dynamic k_cpt draws depend
 only on (seed, t), and the model and optimiser state are checkpointed, so a
 resumed run reproduces an uninterrupted one exactly.
 
-Fast mode (``config.fast``, the default; see :mod:`routegraph.train.fast`):
+Fast mode (``config.fast``, the default, on CPUs; see :mod:`routegraph.train.fast`):
 channels-last layout, fused multiscale convolutions and heads, glibc malloc
 tuning, and (when a core is left over) the next batch prepared in a background
 thread during ``fit``. It changes how the step is computed, not what: the same
 seed gives the same loss trajectory up to float rounding. ``config.threads``
 (0: leave torch's setting, one thread per core by default) sets torch's
 intra-op threads when the trainer is built.
+
+Device (``config.device``): ``auto`` trains on a CUDA GPU when there is one,
+else on the CPU. Batches are prepared on the CPU (they depend only on
+``(seed, t)``) and copied over; checkpoints hold CPU-loadable tensors, so a run
+started on a GPU resumes on a CPU and back.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from typing import Iterable
 
 import torch
 
+from ..errors import ConfigError
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext
 from .fast import BatchPrefetcher, enable_fast_mode, prefetch_pays, tune_malloc
@@ -44,7 +50,11 @@ class Trainer:
         self.iteration = 0
         self._prefetcher = None
         apply_threads(self.config.threads)
-        if self.config.fast:
+        self.device = resolve_device(self.config.device, dist)
+        model.to(self.device)
+        # Fast mode is tuned for CPUs; on an H200 it measured 1.06-1.15x slower than plain
+        # (docs/benchmarks.md, "On a GPU"), so GPUs train in plain mode.
+        if self.config.fast and self.device.type == "cpu":
             enable_fast_mode(model)
             tune_malloc()
         self.strategy.setup(model)
@@ -75,7 +85,7 @@ class Trainer:
         stop = self.config.iterations if until is None else min(until, self.config.iterations)
         for hook in self.hooks:
             hook.on_fit_start(self)
-        if self.config.fast and stop - self.iteration > 1 and prefetch_pays():
+        if self.config.fast and self.device.type == "cpu" and stop - self.iteration > 1 and prefetch_pays():
             self._prefetcher = BatchPrefetcher(self.stream, stop)
         try:
             while self.iteration < stop:
@@ -96,6 +106,8 @@ class Trainer:
         started = time.perf_counter()
         t, config = self.iteration, self.config
         images, labels = self._prefetcher.get(t) if self._prefetcher is not None else self.stream.batch(t)
+        if self.device.type != "cpu":
+            images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
         lr, tau = config.lr_at(t), config.tau_at(t)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -103,6 +115,8 @@ class Trainer:
         k_cpt = self.strategy.sample_k_cpt(config.batch_size, generator)  # drawn for the global batch
         if torch.is_tensor(k_cpt) and self.dist.active:
             k_cpt = k_cpt[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)]
+        if torch.is_tensor(k_cpt):
+            k_cpt = k_cpt.to(self.device)
         out = self.forward(images, k_cpt if self.model.graph.k_cpt_input else None)
         result = self.strategy.loss(out, labels, k_cpt, tau)
         self.optimizer.zero_grad(set_to_none=True)
@@ -125,3 +139,24 @@ def apply_threads(threads: int = 0) -> int:
     if threads and torch.get_num_threads() != int(threads):
         torch.set_num_threads(int(threads))
     return torch.get_num_threads()
+
+
+def resolve_device(name: str = "auto", dist: DistContext = SINGLE) -> torch.device:
+    """The torch device for ``TrainConfig.device``: ``auto`` is the first CUDA GPU when
+    torch sees one, else the CPU.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() and not dist.active else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if dist.active:
+            raise ConfigError("multi-process training runs on CPUs only so far; pass --device cpu")
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r}: torch sees no CUDA GPU here (use auto or cpu)")
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv algorithms once
+    return device

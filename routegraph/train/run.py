@@ -28,13 +28,13 @@ class RunResult:
     evaluations: list[dict]
 
 
-SPEED_ONLY = ("fast", "threads")
+SPEED_ONLY = ("fast", "threads", "device")
 
 
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
     """A stable id: method, k_cpt and a hash of everything that defines the run.
 
-    Settings that change speed, not results (fast mode, threads), stay out of the
+    Settings that change speed, not results (fast mode, threads, device), stay out of the
     hash, so a run resumes under either."""
     settings = {k: v for k, v in config.to_json().items() if k not in SPEED_ONLY}
     blob = json.dumps({"config": settings, "spec": spec_text, **extra}, sort_keys=True, default=str)

@@ -55,7 +55,8 @@ class Strategy:
     # -- set-up --------------------------------------------------------
     def setup(self, model: RoutedNetwork) -> None:
         """Precompute the routing plan and which region owns each weight."""
-        self.plan = RoutingPlan(model.graph)
+        device = next(model.parameters()).device
+        self.plan = RoutingPlan(model.graph).to(device)
         self._junction_region = {j.name: j.region for j in model.graph.junctions}
         regions = model.owner_regions()
         self._weights, weight_regions = [], []
@@ -66,7 +67,7 @@ class Strategy:
                 if p.dim() > 1:  # conv and linear weights; not biases or BN
                     self._weights.append(p)
                     weight_regions.append(regions[owner])
-        self._weight_regions = torch.tensor(weight_regions, dtype=torch.long)
+        self._weight_regions = torch.tensor(weight_regions, dtype=torch.long, device=device)
         self._path_ops = path_ops(self.plan).float()
 
     def sample_k_cpt(self, batch_size: int, generator: torch.Generator) -> torch.Tensor | float:

@@ -52,6 +52,18 @@ def test_sweep_runs_everything_then_skips_finished_runs(make_experiment, tmp_pat
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.pt")}
 
 
+def test_static_runs_finish_as_done_and_are_skipped_next_time(make_experiment, tmp_path):
+    path = make_experiment(groups=[{"name": "static", "method": "static", "tier": 1, "static_exits": [1, 2]}])
+    out = tmp_path / "out"
+    summary, text = _sweep(path, out)
+    assert summary.ok and len(summary.ran) == 2, text
+    index = _index(out)
+    assert {e["status"] for e in index.values()} == {"done"}, index
+    assert all(e["error_rate"] is not None and e["mean_ops"] > 0 for e in index.values())
+    summary, text = _sweep(path, out)
+    assert summary.ran == [] and len(summary.skipped) == 2, text
+
+
 def test_a_killed_sweep_resumes_from_checkpoints(make_experiment, tmp_path, monkeypatch):
     path = make_experiment(groups=[{"name": "actor", "method": "actor", "k_cpt": [1e-8, 1e-7]}])
     out = tmp_path / "out"

@@ -50,7 +50,7 @@ def graphs():
 
 
 def _trainer(graph, task, fast: bool, **settings):
-    config = TrainConfig(iterations=STEPS, batch_size=32, seed=5, lr=0.05, fast=fast, **settings)
+    config = TrainConfig(iterations=STEPS, batch_size=32, seed=5, lr=0.05, fast=fast, device="cpu", **settings)
     torch.manual_seed(0)
     model = build_model(graph)
     with torch.no_grad():  # routers' last layers start at zero; make the routing non-trivial
