@@ -60,11 +60,11 @@ def load_chain(k_cpt_input: bool = False):
 class DirectMultiscale(nn.Module):
     """A multiscale convolution written the way one would by hand (eval-mode BN, no folding)."""
 
-    def __init__(self, cins: list[int], couts: list[int]):
+    def __init__(self, cins: list[int], couts: list[int], eps: float = 1e-6):
         super().__init__()
         self.lateral = nn.ModuleList(nn.Conv2d(ci, co, 3, padding=1, bias=False) for ci, co in zip(cins, couts))
         self.vertical = nn.ModuleList(nn.Conv2d(p, co, 3, padding=1, bias=False) for p, co in zip(couts, couts[1:]))
-        self.norms = nn.ModuleList(nn.BatchNorm2d(co, eps=1e-6) for co in couts)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(co, eps=eps) for co in couts)
 
     def forward(self, levels):
         out, previous = [], None

@@ -47,6 +47,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import timing  # noqa: E402
+from chain import DirectMultiscale  # noqa: E402  (plain PyTorch, like everything in the block below)
 from timing import machine_info  # noqa: E402
 
 SECTION = "## Training step"
@@ -61,26 +62,13 @@ K_CPT = 4e-9
 CHAIN = [(16, 4), (16, 4), (32, 3), (32, 3), (64, 2), (64, 2), (128, 1), (128, 1)]  # (channels, scales)
 
 
-class PlainMultiscale(nn.Module):
+class PlainMultiscale(DirectMultiscale):
     """One multiscale layer: lateral conv per scale, + vertical conv of the pooled finer output; BN; ReLU."""
 
     def __init__(self, cins: list[int], cout: int):
-        super().__init__()
-        self.lateral = nn.ModuleList(nn.Conv2d(c, cout, 3, padding=1, bias=False) for c in cins)
-        self.vertical = nn.ModuleList(nn.Conv2d(cout, cout, 3, padding=1, bias=False) for _ in cins[1:])
-        self.norms = nn.ModuleList(nn.BatchNorm2d(cout, eps=EPS_BN) for _ in cins)
+        super().__init__(cins, [cout] * len(cins), eps=EPS_BN)
         for conv in [*self.lateral, *self.vertical]:
             nn.init.xavier_uniform_(conv.weight)
-
-    def forward(self, levels):
-        out, previous = [], None
-        for t, x in enumerate(levels):
-            y = self.lateral[t](x)
-            if t:
-                y = y + self.vertical[t - 1](F.max_pool2d(previous, 2))
-            previous = F.relu(self.norms[t](y))
-            out.append(previous)
-        return out
 
 
 def plain_router(features: int, sinks: int) -> nn.Sequential:

@@ -2,7 +2,7 @@
 
 It runs the same commands a user would: compile a spec and draw it; train
 static baselines and routed actor networks on the built-in synthetic task;
-evaluate them; draw where examples exit (by class), the accuracy/efficiency
+evaluate them; run one path-only on the test images; draw where examples exit (by class), the accuracy/efficiency
 curves and the dataflow over training; and write one HTML report.
 """
 from __future__ import annotations
@@ -65,6 +65,9 @@ def run(args) -> int:
     actors = sorted(str(p) for p in runs.glob("actor-*"))
     everything = sorted(str(p) for p in runs.iterdir())
     step("evaluate one network at a stricter k_cpt", ["evaluate", actors[-1], *data])
+    images, labels = _export_test_images(out, args.n_train)
+    step("run one network path-only: each image executes only its own path", [
+        "predict", actors[len(actors) // 2], images, "--labels", labels, "--out", str(out / "predictions.csv")])
     step("where examples exit, by class (Fig. 6/7)", ["render", *actors, "--dataflow", "classes", "-o", str(out / "dataflow-classes.svg")])
     step("where examples exit, correct vs. wrong", ["render", actors[len(actors) // 2], "--dataflow", "accuracy", "-o", str(out / "dataflow-accuracy.svg")])
     step("accuracy vs. mean op count (Fig. 5)", ["plot", *everything, "-o", str(out / "curves.png")])
@@ -72,3 +75,16 @@ def run(args) -> int:
     step("one self-contained report", ["report", *everything, "-o", str(out / "report.html"), "--title", "routegraph demo"])
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s; open {out / 'report.html'}")
     return 0
+
+
+def _export_test_images(out: Path, n_train: int) -> tuple[str, str]:
+    """The synthetic test split as .npy files, as a user would hand images to ``predict``."""
+    import numpy as np
+
+    from ..data import load_task
+
+    task = load_task("synthetic", n_train=n_train, n_test=2000)
+    images, labels = out / "test-images.npy", out / "test-labels.npy"
+    np.save(images, task.test_images.float().numpy())
+    np.save(labels, task.test_labels.numpy())
+    return str(images), str(labels)

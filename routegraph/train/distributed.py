@@ -2,7 +2,8 @@
 
 ``torchrun --nproc-per-node 2 -m routegraph train SPEC ...`` sets ``RANK``,
 ``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`context_from_env` joins the process
-group (gloo on CPU, nccl on GPU). The batch size stays global: every rank
+group (gloo: multi-process training runs on CPUs; GPUs train one process
+each, see ``train.loop.resolve_device``). The batch size stays global: every rank
 takes its slice of the same global batch, so 1 process and N processes see
 the same examples and the learning-rate rule needs no change.
 
@@ -64,7 +65,7 @@ def context_from_env(backend: str | None = None) -> DistContext:
     if world <= 1:
         return SINGLE
     if not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+        dist.init_process_group(backend or "gloo")
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
