@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Regenerate every figure and table of docs/results.md from the saved run records
+# in docs/results/runs/ (config.json, eval.json, metrics.jsonl of each run).
+#   bash scripts/results.sh            (after bash scripts/setup.sh, or with routegraph installed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RG=routegraph
+[ -x .venv/bin/routegraph ] && RG=.venv/bin/routegraph
+PY=python3
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+GPU=docs/results/runs/hybrid-small-gpu
+CPU=docs/results/runs/hybrid-small-cpu
+OUT=docs/results
+$RG plot $GPU -o $OUT/hybrid-curves.png --title "hybrid, 3,000 iterations (tier 1, H200)"
+$RG plot $GPU $CPU -o $OUT/hybrid-tier2-curves.png --title "hybrid, 3,000 iterations (tiers 1-2)"
+$RG render $GPU/ac-* --dataflow classes -o $OUT/hybrid-dataflow-classes.png
+$RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
+$PY scripts/results_table.py $GPU $CPU > $OUT/hybrid-table.md
+$RG report $GPU $CPU -o $OUT/hybrid.html
+echo "wrote $OUT/*.png, $OUT/hybrid-table.md and $OUT/hybrid.html"
