@@ -62,7 +62,7 @@ def run(args) -> int:
         if not (run_dir / "eval.json").exists():
             step(f"train a routed actor network, k_cpt={k_cpt:g}", ["train", spec, "--strategy", "actor", "--k-cpt",
                                                                       str(k_cpt), "--out", str(run_dir), *common])
-    actors = sorted(str(p) for p in runs.glob("actor-*"))
+    actors = [str(p) for p in sorted(runs.glob("actor-*"), key=lambda p: float(p.name.split("-", 1)[1]))]  # by k_cpt
     everything = sorted(str(p) for p in runs.iterdir())
     step("evaluate one network at a stricter k_cpt", ["evaluate", actors[-1], *data])
     images, labels = _export_test_images(out, args.n_train)
