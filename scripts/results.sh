@@ -16,5 +16,6 @@ $RG plot $GPU $CPU -o $OUT/hybrid-tier2-curves.png --title "hybrid, 3,000 iterat
 $RG render $GPU/ac-* --dataflow classes -o $OUT/hybrid-dataflow-classes.png
 $RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
 $PY scripts/results_table.py $GPU $CPU > $OUT/hybrid-table.md
+$PY scripts/results_table.py docs/results/runs/crosscheck-cpu >> $OUT/hybrid-table.md
 $RG report $GPU $CPU -o $OUT/hybrid.html
 echo "wrote $OUT/*.png, $OUT/hybrid-table.md and $OUT/hybrid.html"
