@@ -101,37 +101,24 @@ class MultiscaleConv(nn.Module):
         self.fused = False
 
     def forward(self, pyramid):
-        if self.fused:
-            return self._forward_fused(pyramid)
-        levels = pyramid[self.first:]
-        outputs, previous = [], None
-        for t, (level, lateral, norm) in enumerate(zip(levels, self.lateral, self.norms)):
-            y = lateral(level)
-            if t:
-                y = y + self.vertical[t - 1](F.max_pool2d(previous, 2))
-            previous = F.relu(norm(y))
-            outputs.append(previous)
-        return tuple(outputs)
-
-    def _forward_fused(self, pyramid):
         levels = pyramid[self.first:]
         outputs, previous = [], None
         for t, (level, lateral, norm) in enumerate(zip(levels, self.lateral, self.norms)):
             if not t:
                 y = lateral(level)
             else:
-                vertical = self.vertical[t - 1]
-                pooled = F.max_pool2d(previous, 2)
-                if lateral.same_geometry(vertical):
-                    weight = torch.cat([lateral.conv.weight, vertical.conv.weight], 1)
-                    bias = _sum_bias(lateral.conv.bias, vertical.conv.bias)
-                    y = lateral.conv_with(torch.cat([level, pooled], 1), weight, bias)
-                else:  # not for 'same' padding at one map size; kept for safety
-                    y = lateral(level) + vertical(pooled)
-            # in place: batch norm's backward reads its input, not its output
-            previous = F.relu(norm(y), inplace=True)
+                y = self._lateral_plus_vertical(level, F.max_pool2d(previous, 2), lateral, self.vertical[t - 1])
+            # fused: ReLU in place (batch norm's backward reads its input, not its output)
+            previous = F.relu(norm(y), inplace=self.fused)
             outputs.append(previous)
         return tuple(outputs)
+
+    def _lateral_plus_vertical(self, level, pooled, lateral, vertical):
+        if self.fused and lateral.same_geometry(vertical):  # one conv over the channel-concatenation
+            weight = torch.cat([lateral.conv.weight, vertical.conv.weight], 1)
+            bias = _sum_bias(lateral.conv.bias, vertical.conv.bias)
+            return lateral.conv_with(torch.cat([level, pooled], 1), weight, bias)
+        return lateral(level) + vertical(pooled)
 
 
 def _sum_bias(a, b):
