@@ -38,28 +38,39 @@ def static_error_at(static, ops):
 
 
 def print_exit_depths(folders) -> None:
-    """Mean exit depth (routing decisions on the exit's path; the layer index on the chain) of MNIST digits and of CIFAR objects
-    (the hybrid task's class names: digits are '0'..'4'), per routed evaluation."""
-    print("\n| nets | k_cpt | where | mean exit depth, digits | mean exit depth, objects |")
-    print("|---|---|---|---|---|")
+    """Mean exit depth (routing decisions on the exit's path; the layer index on the chain) per
+    routed evaluation: of MNIST digits and of CIFAR objects on the hybrid task (digits are the
+    classes named '0'..'4'), else of every class, shallowest and deepest class named."""
+    header = None
     for folder in folders:
         for run in sorted(Path(folder).glob("*/eval.json")):
             config = json.loads((run.parent / "config.json").read_text())
             data = json.loads(run.read_text())
             if config["method"] == "static":
                 continue
-            digits = [i for i, name in enumerate(data["class_names"]) if name.isdigit()]
+            names = data["class_names"]
+            digits = [i for i, name in enumerate(names) if name.isdigit()]
+            if header is None:
+                header = ("| mean exit depth, digits | mean exit depth, objects |" if digits else
+                          "| mean exit depth | shallowest class | deepest class |")
+                print(f"\n| nets | k_cpt | where {header}")
+                print("|---" * (header.count("|") + 2) + "|")
             for record in data["evaluations"]:
-                depth, count = [0.0] * len(data["class_names"]), [0] * len(data["class_names"])
+                depth, count = [0.0] * len(names), [0] * len(names)
                 for info in record["classifiers"].values():
                     for k in range(len(depth)):
                         n = info["correct_by_class"][k] + info["incorrect_by_class"][k]
                         depth[k] += info["depth"] * n  # routing decisions on its path: the layer, on the chain
                         count[k] += n
                 mean = lambda ks: sum(depth[k] for k in ks) / max(sum(count[k] for k in ks), 1)  # noqa: E731
-                objects = [k for k in range(len(depth)) if k not in digits]
-                print(f"| {config['label']} | {record['k_cpt']:.1e} | {Path(folder).name} | {mean(digits):.2f} "
-                      f"| {mean(objects):.2f} |")
+                if digits:
+                    objects = [k for k in range(len(depth)) if k not in digits]
+                    cells = f"{mean(digits):.2f} | {mean(objects):.2f}"
+                else:
+                    order = sorted(range(len(names)), key=lambda k: mean([k]))
+                    cells = (f"{mean(range(len(names))):.2f} | {names[order[0]]} {mean(order[:1]):.2f} "
+                             f"| {names[order[-1]]} {mean(order[-1:]):.2f}")
+                print(f"| {config['label']} | {record['k_cpt']:.1e} | {Path(folder).name} | {cells} |")
 
 
 def static_hull_at(static, ops):

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
 METHODS = ("static", "actor", "pragmatic_critic", "optimistic_critic")
+DIST_BACKENDS = ("auto", "gloo", "nccl")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class TrainConfig:
     threads: int = 0  # 0: leave torch's default
     device: str = "auto"  # auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N
     fast: bool = True  # channels_last, fused convs/heads, prefetch: same results up to float rounding
+    # torchrun (multi-process) training
+    dist_backend: str = "auto"  # auto (nccl with one GPU per process, else gloo) | gloo | nccl
+    sync_batch_norm: bool = True  # BN statistics over the global batch, as in one process (False: per rank)
 
     def __post_init__(self):
         problems = []
@@ -71,6 +75,8 @@ class TrainConfig:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
             problems.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.dist_backend not in DIST_BACKENDS:
+            problems.append(f"dist_backend must be one of {', '.join(DIST_BACKENDS)}, got {self.dist_backend!r}")
         if problems:
             raise ConfigError("; ".join(problems))
 

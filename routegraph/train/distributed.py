@@ -1,9 +1,11 @@
 """Data-parallel training with torchrun: process groups, global batch norm, global means.
 
 ``torchrun --nproc-per-node 2 -m routegraph train SPEC ...`` sets ``RANK``,
-``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`context_from_env` joins the process
-group (gloo: multi-process training runs on CPUs; GPUs train one process
-each, see ``train.loop.resolve_device``). The batch size stays global: every rank
+``WORLD_SIZE``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE``; :func:`context_from_env`
+joins the process group. On GPUs each process trains on ``cuda:LOCAL_RANK``
+(modulo the node's GPU count) and the backend is NCCL; on CPUs, or when
+processes share a GPU (NCCL refuses that), it is gloo (:func:`choose_backend`).
+The batch size stays global: every rank
 takes its slice of the same global batch, so 1 process and N processes see
 the same examples and the learning-rate rule needs no change.
 
@@ -12,7 +14,8 @@ global here:
 
 - batch norm: :class:`GlobalBatchNorm` all-reduces the per-rank mean and mean
   of squares (differentiably), because ``torch.nn.SyncBatchNorm`` refuses CPU
-  tensors;
+  tensors; ``sync_batch_norm=False`` keeps per-rank statistics instead (faster,
+  not equal to one process; measured in docs/scale-out.md);
 - TALR's ``mean_b p^2`` and the logged routing statistics: all-reduced means.
 
 Only rank 0 writes logs, metrics, checkpoints and evaluations.
@@ -24,9 +27,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 import torch.nn.functional as F
 from torch import nn
+
+from ..errors import ConfigError
+from .config import DIST_BACKENDS
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    backend: str = ""
 
     @property
     def active(self) -> bool:
@@ -59,14 +65,71 @@ class DistContext:
 SINGLE = DistContext()
 
 
-def context_from_env(backend: str | None = None) -> DistContext:
-    """Join the torchrun process group if ``WORLD_SIZE`` > 1, else a single-process context."""
+def choose_backend(requested: str, device_type: str, local_processes: int, gpus: int) -> str:
+    """The process-group backend for ``requested`` (``TrainConfig.dist_backend``).
+
+    ``auto`` is NCCL when every process on the node has a GPU of its own, else
+    gloo (CPUs, or processes sharing a GPU, which NCCL refuses).
+
+    >>> choose_backend("auto", "cpu", local_processes=2, gpus=0)
+    'gloo'
+    >>> choose_backend("auto", "cuda", local_processes=2, gpus=2)
+    'nccl'
+    >>> choose_backend("auto", "cuda", local_processes=2, gpus=1)
+    'gloo'
+    """
+    if requested not in DIST_BACKENDS:
+        raise ConfigError(f"dist_backend must be one of {', '.join(DIST_BACKENDS)}, got {requested!r}")
+    if requested == "gloo":
+        return "gloo"
+    if device_type != "cuda":
+        if requested == "nccl":
+            raise ConfigError("dist_backend nccl trains on CUDA GPUs only (use --device cuda, or gloo on CPUs)")
+        return "gloo"
+    if local_processes > gpus:
+        if requested == "nccl":
+            raise ConfigError(f"dist_backend nccl needs one GPU per process: {local_processes} processes on this "
+                              f"node, {gpus} GPU(s) (use fewer processes, or --dist-backend gloo to share GPUs)")
+        return "gloo"
+    return "nccl"
+
+
+def context_from_env(backend: str = "auto", device: str = "auto") -> DistContext:
+    """Join the torchrun process group if ``WORLD_SIZE`` > 1, else a single-process context.
+
+    ``device`` is ``TrainConfig.device``; it decides the backend with ``backend``
+    (see :func:`choose_backend`)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return SINGLE
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    gpus = torch.cuda.device_count() if on_gpu else 0
+    name = choose_backend(backend, "cuda" if on_gpu else "cpu", local_processes, gpus)
+    if name == "nccl":
+        torch.cuda.set_device(local_rank % gpus)  # NCCL binds each process to its current device
     if not dist.is_initialized():
-        dist.init_process_group(backend or "gloo")
-    return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(name)
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, dist.get_backend())
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """All-reduce (sum) that back-propagates: every rank's loss depends on the sum, so the
+    input's gradient is the sum of the ranks' output gradients. (torch's own
+    ``torch.distributed.nn.functional.all_reduce`` is deprecated as of 2.13.)"""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        tensor = tensor.clone()
+        dist.all_reduce(tensor)
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
@@ -87,7 +150,7 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         world = dist.get_world_size()
         dims = [0] + list(range(2, x.dim()))
         local = torch.cat([x.mean(dims), (x * x).mean(dims)])
-        stats = dist_fn.all_reduce(local) / world
+        stats = _SumOverRanks.apply(local) / world
         mean, mean_sq = stats.chunk(2)
         var = mean_sq - mean * mean
         shape = [1, -1] + [1] * (x.dim() - 2)

@@ -60,7 +60,10 @@ class Trainer:
         self.strategy.setup(model)
         self.strategy.dist = dist
         # Dense training uses every parameter, so DDP needs no unused-parameter search.
-        self.forward = torch.nn.parallel.DistributedDataParallel(model) if dist.active else model
+        self.forward = model
+        if dist.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.optimizer = torch.optim.SGD(model.parameters(), lr=self.config.lr_at(0), momentum=self.config.momentum)
 
     # -- state -------------------------------------------------------------
@@ -142,21 +145,26 @@ def apply_threads(threads: int = 0) -> int:
 
 
 def resolve_device(name: str = "auto", dist: DistContext = SINGLE) -> torch.device:
-    """The torch device for ``TrainConfig.device``: ``auto`` is the first CUDA GPU when
-    torch sees one, else the CPU.
+    """The torch device for ``TrainConfig.device``: ``auto`` is a CUDA GPU when torch
+    sees one, else the CPU. Under torchrun every process takes ``cuda:LOCAL_RANK``
+    (modulo the GPU count: processes beyond it share GPUs).
 
     >>> resolve_device("cpu")
     device(type='cpu')
     """
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() and not dist.active else "cpu"
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda":
-        if dist.active:
-            raise ConfigError("multi-process training runs on CPUs only so far; pass --device cpu")
         if not torch.cuda.is_available():
             raise ConfigError(f"device {name!r}: torch sees no CUDA GPU here (use auto or cpu)")
-        if (device.index or 0) >= torch.cuda.device_count():
-            raise ConfigError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA GPU(s)")
+        count = torch.cuda.device_count()
+        if dist.active:
+            if device.index is not None:
+                raise ConfigError(f"device {name!r}: under torchrun each process trains on cuda:LOCAL_RANK; "
+                                  "pass --device cuda (or auto)")
+            device = torch.device("cuda", dist.local_rank % count)
+        elif (device.index or 0) >= count:
+            raise ConfigError(f"device {name!r}: torch sees {count} CUDA GPU(s)")
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv algorithms once
     return device

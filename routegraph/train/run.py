@@ -28,15 +28,18 @@ class RunResult:
     evaluations: list[dict]
 
 
-SPEED_ONLY = ("fast", "threads", "device")
+SPEED_ONLY = ("fast", "threads", "device", "dist_backend")
+# Settings added after runs were first recorded: hashed only when changed, so old ids stay.
+HASHED_WHEN_CHANGED = {"sync_batch_norm": True}
 
 
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
     """A stable id: method, k_cpt and a hash of everything that defines the run.
 
-    Settings that change speed, not results (fast mode, threads, device), stay out of the
-    hash, so a run resumes under either."""
-    settings = {k: v for k, v in config.to_json().items() if k not in SPEED_ONLY}
+    Settings that change speed, not results (fast mode, threads, device, backend), stay
+    out of the hash, so a run resumes under either."""
+    settings = {k: v for k, v in config.to_json().items()
+                if k not in SPEED_ONLY and not (k in HASHED_WHEN_CHANGED and v == HASHED_WHEN_CHANGED[k])}
     blob = json.dumps({"config": settings, "spec": spec_text, **extra}, sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
     if config.method == "static":
@@ -82,7 +85,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
     from .strategies import strategy_from_config
 
     out = Path(out)
-    dist = context_from_env()
+    dist = context_from_env(config.dist_backend, config.device)
     if config.batch_size % dist.world_size:
         raise ConfigError(f"the global batch size {config.batch_size} must be divisible by the {dist.world_size} processes")
     checkpoint = out / "checkpoint.pt"
@@ -112,6 +115,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         "seed": config.seed,
         "iterations": config.iterations,
         "world_size": dist.world_size,
+        "dist_backend": dist.backend or None,
         "batch_size_per_rank": config.batch_size // dist.world_size,
         "train": config.to_json(),
     }
@@ -127,7 +131,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
 
     torch.manual_seed(config.seed)
     model = build_model(graph)
-    if dist.active:
+    if dist.active and config.sync_batch_norm:
         globalize_batch_norm(model)  # BN statistics over the global batch, as in one process
     hooks = []
     if dist.is_main:  # only rank 0 writes
