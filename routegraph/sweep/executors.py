@@ -136,6 +136,19 @@ def _describe_error(exc: BaseException) -> str:
     return text
 
 
+def gpu_sharing_note(jobs: int, gpus: int) -> str:
+    """What the executor line says when several runs share the GPUs (runs train on a GPU
+    when there is one).
+
+    >>> gpu_sharing_note(1, 1), gpu_sharing_note(8, 0)
+    ('', '')
+    """
+    if jobs <= 1 or gpus == 0:
+        return ""
+    return (f"; the {jobs} jobs share {gpus} GPU{'s' if gpus > 1 else ''}: with NVIDIA MPS running "
+            "(nvidia-cuda-mps-control -d) their kernels run side by side (1.6x measured, docs/experiments.md)")
+
+
 # ----------------------------------------------------------------------------- local
 class LocalExecutor:
     name = "local"
@@ -149,9 +162,12 @@ class LocalExecutor:
         self.fail_fast = fail_fast
 
     def describe(self) -> str:
+        import torch
+
         where = "in this process" if self.jobs == 1 else "processes ('spawn')"
         return f"local: {self.jobs} job{'s' if self.jobs > 1 else ''} {where} x {self.threads} torch thread" \
-               f"{'s' if self.threads > 1 else ''} ({available_cores()} cores)"
+               f"{'s' if self.threads > 1 else ''} ({available_cores()} cores)" \
+               + gpu_sharing_note(self.jobs, torch.cuda.device_count())
 
     def to_json(self) -> dict:
         return {"name": self.name, "jobs": self.jobs, "threads": self.threads, "max_retries": self.max_retries}

@@ -2,7 +2,7 @@
 import io
 import json
 
-from routegraph.sweep.executors import LocalExecutor, available_cores
+from routegraph.sweep.executors import LocalExecutor, available_cores, gpu_sharing_note
 from routegraph.sweep.runner import run_sweep
 
 
@@ -20,3 +20,10 @@ def test_two_jobs_train_runs_in_parallel_processes(make_experiment, tmp_path):
     assert {a["threads"] for a in attempts} == {executor.threads}
     assert {a["pid"] for a in attempts}.isdisjoint({__import__("os").getpid()})  # not in this process
     assert len({a["pid"] for a in attempts}) <= 2
+
+
+def test_the_executor_line_says_when_jobs_share_a_gpu():
+    assert gpu_sharing_note(1, 1) == "" and gpu_sharing_note(8, 0) == ""
+    note = gpu_sharing_note(8, 1)
+    assert "8 jobs share 1 GPU:" in note and "nvidia-cuda-mps-control -d" in note
+    assert "share 2 GPUs" in gpu_sharing_note(4, 2)
