@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -32,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from routegraph.data import Augmenter, BatchStream, load_task  # noqa: E402
-from routegraph.io import atomic_write_text  # noqa: E402
+
+from docs_section import write_section  # noqa: E402
 
 SECTION = "## Data pipeline"
 # (channels per scale, number of scales) of layers 1..8; scales are always the coarsest ones.
@@ -167,17 +167,6 @@ Target: augmentation under 5% of a training step: **{'met' if ratio < 0.05 else 
 """
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) the ``## Data pipeline`` section of ``path``, keeping the rest."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    atomic_write_text(path, new.rstrip("\n") + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
@@ -190,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"ratio augmentation / training step = {result['augment'] / result['step']:.4f}")
     if not args.no_write:
-        write_section(args.out, text)
+        write_section(args.out, text, SECTION)
         print(f"updated {args.out}")
     return 0
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(HERE.parent))
 import torch  # noqa: E402
 
 import timing  # noqa: E402
-from inference import exit_mix, force_for, models, write_section  # noqa: E402
+from docs_section import write_section  # noqa: E402
+from inference import exit_mix, force_for, models  # noqa: E402
 
 from routegraph import build_model, compile_spec, load_spec  # noqa: E402
 from routegraph.data import load_task  # noqa: E402

@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE.parent))
 import torch  # noqa: E402
 
 from chain import DirectChain, load_chain  # noqa: E402
+from docs_section import write_section  # noqa: E402
 import timing  # noqa: E402
 from timing import interleaved, machine_info, once, paired, peak_gflops  # noqa: E402
 
@@ -43,6 +44,8 @@ from routegraph.graph import compile_spec, static_baseline  # noqa: E402
 from routegraph.infer import route  # noqa: E402
 from routegraph.infer.executor import DEFAULT_BATCH  # noqa: E402
 from routegraph.nn import build_model  # noqa: E402
+
+SECTION = "## Routed inference"
 
 TARGETS = (1 / 2, 1 / 3, 1 / 5)
 GOALS = {"ratio_256": 0.8, "ratio_32": 0.6, "overhead": 1.05, "compile_s": 1.0}
@@ -434,7 +437,7 @@ def verdict(ok: bool) -> str:
 
 def render(results: dict) -> str:
     info = results["machine"]
-    lines = ["## Routed inference", "",
+    lines = [SECTION, "",
              f"Written by `python benchmarks/inference.py{' --quick' if results['quick'] else ''}` on "
              f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(results['started']))} "
              f"({results['seconds']:.0f} s). Code: `routegraph/infer/` (see docs/inference.md).", "",
@@ -613,22 +616,6 @@ def fmt_load(load) -> str:
     return "?" if not load else " / ".join(f"{v:.1f}" for v in load)
 
 
-def write_section(path: Path, text: str, heading: str = "## Routed inference") -> None:
-    """Replace the ``heading`` section of ``path`` (up to the next '## ' heading), or append it."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = old.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines) else [])) + "\n"
-    path.write_text(new)
-
-
-# ----------------------------------------------------------------------------- main
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="batches 1, 32, 256 only, fewer rounds")
@@ -652,7 +639,7 @@ def main(argv=None) -> int:
         text = render(json.loads(Path(args.render).read_text()))
         print(text)
         if not args.no_docs:
-            write_section(Path(args.docs), text)
+            write_section(Path(args.docs), text, SECTION)
             print(f"wrote the '## Routed inference' section of {args.docs}")
         return 0
 
@@ -716,7 +703,7 @@ def main(argv=None) -> int:
         print()
         print(text)
         if not args.no_docs:
-            write_section(Path(args.docs), text)
+            write_section(Path(args.docs), text, SECTION)
             print(f"wrote the '## Routed inference' section of {args.docs}")
     else:
         print(f"(sections {sorted(needed - set(results))} not run: docs not updated)")

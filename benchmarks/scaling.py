@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from inference import write_section  # noqa: E402
+from docs_section import write_section  # noqa: E402
 
 SECTION = "## Data-parallel scaling"
 WARMUP = 5

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 import timing  # noqa: E402
 from chain import DirectMultiscale  # noqa: E402  (plain PyTorch, like everything in the block below)
+from docs_section import write_section  # noqa: E402
 from timing import machine_info  # noqa: E402
 
 SECTION = "## Training step"
@@ -580,17 +580,6 @@ def _render_threads(results: dict) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) the ``## Training step`` section of ``path``, keeping the rest."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old, count=1) if pattern.search(old) else \
-        old.rstrip("\n") + "\n\n" + text
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(new.rstrip("\n") + "\n")
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -646,7 +635,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     if not args.no_docs and {"compare", "strategies", "ablation", "threads"} <= sections:
-        write_section(args.docs, text)
+        write_section(args.docs, text, SECTION)
         print(f"wrote the '{SECTION}' section of {args.docs}")
     return 0
 

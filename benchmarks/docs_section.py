@@ -1,0 +1,24 @@
+"""Write one benchmark's section of docs/benchmarks.md, keeping the others."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from routegraph.io import atomic_write_text  # noqa: E402
+
+
+def write_section(path: Path, text: str, heading: str) -> None:
+    """Replace the ``heading`` section of ``path`` (up to the next '## ' heading) by ``text``,
+    or append it; written atomically."""
+    path = Path(path)
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(heading)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M)
+    body = text.rstrip("\n") + "\n"
+    if pattern.search(old):
+        new = pattern.sub(lambda _: body + "\n", old, count=1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + body
+    atomic_write_text(path, new.rstrip("\n") + "\n")
