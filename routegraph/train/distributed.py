@@ -94,6 +94,14 @@ def choose_backend(requested: str, device_type: str, local_processes: int, gpus:
     return "nccl"
 
 
+def device_type(name: str) -> str:
+    """``cuda`` or ``cpu``: where ``TrainConfig.device`` ``name`` trains (``auto`` is a
+    CUDA GPU when torch sees one)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if name.startswith("cuda") else "cpu"
+
+
 def context_from_env(backend: str = "auto", device: str = "auto") -> DistContext:
     """Join the torchrun process group if ``WORLD_SIZE`` > 1, else a single-process context.
 
@@ -104,9 +112,9 @@ def context_from_env(backend: str = "auto", device: str = "auto") -> DistContext
         return SINGLE
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    gpus = torch.cuda.device_count() if on_gpu else 0
-    name = choose_backend(backend, "cuda" if on_gpu else "cpu", local_processes, gpus)
+    kind = device_type(device)
+    gpus = torch.cuda.device_count() if kind == "cuda" else 0
+    name = choose_backend(backend, kind, local_processes, gpus)
     if name == "nccl":
         torch.cuda.set_device(local_rank % gpus)  # NCCL binds each process to its current device
     if not dist.is_initialized():

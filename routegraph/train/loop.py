@@ -29,7 +29,7 @@ import torch
 
 from ..errors import ConfigError
 from .config import TrainConfig
-from .distributed import SINGLE, DistContext
+from .distributed import SINGLE, DistContext, device_type
 from .fast import BatchPrefetcher, enable_fast_mode, prefetch_pays, tune_malloc
 from .hooks import Hook
 from .strategies import Strategy
@@ -152,9 +152,7 @@ def resolve_device(name: str = "auto", dist: DistContext = SINGLE) -> torch.devi
     >>> resolve_device("cpu")
     device(type='cpu')
     """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    device = torch.device(device_type(name) if name == "auto" else name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"device {name!r}: torch sees no CUDA GPU here (use auto or cpu)")
