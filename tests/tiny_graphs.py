@@ -23,3 +23,18 @@ def tiny_chain_spec(depth: int = 3, classes: int = 4, channels: int = 4, size: i
 
 def tiny_chain(**kwargs):
     return compile_spec(tiny_chain_spec(**kwargs))
+
+
+def model_that_routes(graph, seed: int = 0):
+    """``build_model(graph)`` with its routers' last layers drawn instead of zero (which
+    routes every example evenly), so that training tests see non-trivial routing."""
+    import torch
+
+    from routegraph import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(graph)
+    with torch.no_grad():
+        for router in model.routers.values():
+            router.layers[-1].weight.normal_(0, 0.5)
+    return model

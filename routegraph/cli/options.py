@@ -18,6 +18,7 @@ _HELP = {
     "regularized_policy": "let c_mod's gradient reach the routing policy",
     "error": "error used in critic targets: cross_entropy | zero_one",
     "fast": "fast mode (same results as plain mode)",
+    "cuda_graph": "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)",
     "dist_backend": "torchrun process-group backend: auto (nccl with one GPU per process, else gloo) | gloo | nccl",
     "sync_batch_norm": "under torchrun, batch-norm statistics over the global batch (--no-sync-batch-norm: per process)",
 }

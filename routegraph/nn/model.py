@@ -158,7 +158,7 @@ class RoutedNetwork(nn.Module):
     def forward(self, x: torch.Tensor, k_cpt: float | torch.Tensor | None = None) -> DenseOutput:
         """Evaluate every node and router on the whole batch (dense mode)."""
         if k_cpt is not None and not torch.is_tensor(k_cpt):
-            k_cpt = torch.tensor(float(k_cpt), device=x.device)
+            k_cpt = torch.full((), float(k_cpt), device=x.device)
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         schedule = self._schedule

@@ -32,7 +32,9 @@ from .policy import junction_tensors, routed_leaf
 
 def k_cpt_column(k_cpt: float | Tensor, device: torch.device) -> Tensor:
     """``k_cpt`` as float64, shaped ``[B, 1]`` (per-example) or ``[1, 1]`` (shared)."""
-    k = torch.as_tensor(k_cpt, dtype=torch.float64, device=device).detach()
+    if not torch.is_tensor(k_cpt):  # a fill, not a copy from host memory (capturable in a CUDA graph)
+        return torch.full((1, 1), float(k_cpt), dtype=torch.float64, device=device)
+    k = k_cpt.detach().to(device=device, dtype=torch.float64)
     if k.dim() > 1:
         raise ValueError(f"k_cpt must be a number or a [B] tensor, got shape {list(k.shape)}")
     return k.reshape(-1, 1)

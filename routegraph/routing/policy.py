@@ -24,6 +24,7 @@ tensor([[1.0000, 0.5000, 0.5000],
 """
 from __future__ import annotations
 
+import functools
 from typing import Mapping
 
 import torch
@@ -54,15 +55,17 @@ def junction_tensors(plan: RoutingPlan, per_junction: Mapping[str, Tensor], what
     return out
 
 
-def training_policy(plan: RoutingPlan, scores: Mapping[str, Tensor], tau: float, eps: float = 1e-6,
+def training_policy(plan: RoutingPlan, scores: Mapping[str, Tensor], tau: float | Tensor, eps: float = 1e-6,
                     floor: str = "absolute") -> dict[str, Tensor]:
     """Per-junction sink probabilities ``[B, n_j]`` of the training policy (see module doc).
 
-    ``scores[j]`` are junction ``j``'s router outputs; ``tau > 0`` is the temperature,
+    ``scores[j]`` are junction ``j``'s router outputs; ``tau > 0`` is the temperature
+    (a number, or a 0-d tensor that the caller has checked: reading a GPU tensor's
+    value would stall the step and cannot be captured in a CUDA graph),
     ``0 <= eps < 1`` the floor weight. Differentiable in the scores. All junctions
     are handled together in the concatenated ``[B, S]`` sink-column layout.
     """
-    if not tau > 0:
+    if not torch.is_tensor(tau) and not tau > 0:
         raise ConfigError(f"tau must be > 0, got {tau}")
     if not 0 <= eps < 1:
         raise ConfigError(f"eps must be in [0, 1), got {eps}")
@@ -167,7 +170,10 @@ def leaf_region_below(plan: RoutingPlan, decisions: Mapping[str, Tensor]) -> Ten
 def _path_products(plan: RoutingPlan, columns: Tensor) -> Tensor:
     """``[B, R]``: product of the sink columns ``[B, S]`` on the way root -> r."""
     columns = torch.cat([columns, torch.ones_like(columns[:, :1])], dim=1)  # column S is all ones
-    return columns[:, plan.ancestor_columns.to(columns.device)].prod(dim=-1)  # [B, R, D] -> [B, R]
+    factors = columns[:, plan.ancestor_columns.to(columns.device)].unbind(-1)  # D x [B, R]
+    # Multiplied one by one, not with prod(): prod's backward reads a value on the host in
+    # some torch versions (2.11 checks for zeros), which stalls a GPU step and breaks capture.
+    return functools.reduce(torch.mul, factors[1:], factors[0])
 
 
 def _device(per_junction: Mapping[str, Tensor]) -> torch.device:

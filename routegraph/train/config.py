@@ -55,6 +55,7 @@ class TrainConfig:
     threads: int = 0  # 0: leave torch's default
     device: str = "auto"  # auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N
     fast: bool = True  # channels_last, fused convs/heads, prefetch: same results up to float rounding
+    cuda_graph: bool = True  # on a GPU (one process): the step captured once and replayed; same results
     # torchrun (multi-process) training
     dist_backend: str = "auto"  # auto (nccl with one GPU per process, else gloo) | gloo | nccl
     sync_batch_norm: bool = True  # BN statistics over the global batch, as in one process (False: per rank)
@@ -73,6 +74,9 @@ class TrainConfig:
         for name in ("k_cpt", "k_dec", "k_ure", "k_l2", "eps"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lr", "lr_half_life", "tau", "tau_half_life"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
             problems.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.dist_backend not in DIST_BACKENDS:

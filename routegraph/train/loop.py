@@ -18,7 +18,10 @@ intra-op threads when the trainer is built.
 Device (``config.device``): ``auto`` trains on a CUDA GPU when there is one,
 else on the CPU. Batches are prepared on the CPU (they depend only on
 ``(seed, t)``) and copied over; checkpoints hold CPU-loadable tensors, so a run
-started on a GPU resumes on a CPU and back.
+started on a GPU resumes on a CPU and back. On a GPU in one process
+(``config.cuda_graph``, the default) the step runs eagerly three times and is then
+captured as one CUDA graph and replayed (:mod:`routegraph.train.cuda_graph`): the
+same computation, which is why :meth:`Trainer._dense_step` reads no value on the host.
 """
 from __future__ import annotations
 
@@ -30,9 +33,10 @@ import torch
 from ..errors import ConfigError
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext, device_type
+from .cuda_graph import GraphedStep, sgd_momentum_step
 from .fast import BatchPrefetcher, enable_fast_mode, prefetch_pays, tune_malloc
 from .hooks import Hook
-from .strategies import Strategy
+from .strategies import STAT_NAMES, Strategy
 
 
 class Trainer:
@@ -52,8 +56,9 @@ class Trainer:
         apply_threads(self.config.threads)
         self.device = resolve_device(self.config.device, dist)
         model.to(self.device)
-        # Fast mode is tuned for CPUs; on an H200 it measured 1.06-1.15x slower than plain
-        # (docs/benchmarks.md, "On a GPU"), so GPUs train in plain mode.
+        # Fast mode is a CPU tuning: on an H200 it measured 1.06-1.15x slower than plain in
+        # eager steps, and inside a CUDA graph not reliably faster (docs/benchmarks.md, "On a GPU").
+        graphed = self.config.cuda_graph and self.device.type == "cuda" and not dist.active
         if self.config.fast and self.device.type == "cpu":
             enable_fast_mode(model)
             tune_malloc()
@@ -64,7 +69,11 @@ class Trainer:
         if dist.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # The optimizer holds the momentum buffers; the update is sgd_momentum_step's (lr a tensor).
         self.optimizer = torch.optim.SGD(model.parameters(), lr=self.config.lr_at(0), momentum=self.config.momentum)
+        self._graphed = None
+        if graphed:
+            self._graphed = GraphedStep(self._dense_step, warmup=3, tensors=[*model.parameters(), *model.buffers()])
 
     # -- state -------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -73,8 +82,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])  # new momentum buffers: capture again
         self.iteration = int(state["iteration"])
+        if self._graphed is not None:
+            self._graphed.reset()
 
     def save(self, path) -> None:
         from .checkpoint import save_checkpoint
@@ -88,7 +99,7 @@ class Trainer:
         stop = self.config.iterations if until is None else min(until, self.config.iterations)
         for hook in self.hooks:
             hook.on_fit_start(self)
-        if self.config.fast and self.device.type == "cpu" and stop - self.iteration > 1 and prefetch_pays():
+        if self.config.fast and stop - self.iteration > 1 and prefetch_pays():
             self._prefetcher = BatchPrefetcher(self.stream, stop)
         try:
             while self.iteration < stop:
@@ -113,23 +124,32 @@ class Trainer:
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
         lr, tau = config.lr_at(t), config.tau_at(t)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr  # what the update uses is the tensor below; this keeps state_dict() truthful
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + t)
         k_cpt = self.strategy.sample_k_cpt(config.batch_size, generator)  # drawn for the global batch
-        if torch.is_tensor(k_cpt) and self.dist.active:
-            k_cpt = k_cpt[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)]
         if torch.is_tensor(k_cpt):
+            if self.dist.active:
+                k_cpt = k_cpt[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)]
             k_cpt = k_cpt.to(self.device)
+        else:  # float64 as the cost functions hold it, on the device: the step reads no host value
+            k_cpt = torch.full((), float(k_cpt), dtype=torch.float64, device=self.device)
+        scalar = dict(dtype=torch.float32, device=self.device)
+        step = self._graphed if self._graphed is not None else self._dense_step
+        values = step(images, labels, k_cpt, torch.full((), lr, **scalar), torch.full((), tau, **scalar)).tolist()
+        seconds = time.perf_counter() - started  # .tolist() waited for the device
+        return {**dict(zip(("loss",) + STAT_NAMES, values)), "tau": tau, "lr": lr,
+                "examples_per_s": len(labels) * self.dist.world_size / seconds}
+
+    def _dense_step(self, images, labels, k_cpt, lr, tau) -> torch.Tensor:
+        """Forward, loss, backward, TALR and the SGD update, with no host sync (so that
+        it can be captured in a CUDA graph); returns ``[loss, *STAT_NAMES]``."""
         out = self.forward(images, k_cpt if self.model.graph.k_cpt_input else None)
         result = self.strategy.loss(out, labels, k_cpt, tau)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         self.strategy.after_backward(result)
-        self.optimizer.step()
-        seconds = time.perf_counter() - started
-        loss = self.dist.mean(result.loss.detach()).item()
-        return {"loss": loss, **result.stats, "tau": tau, "lr": lr,
-                "examples_per_s": len(labels) * self.dist.world_size / seconds}
+        sgd_momentum_step(self.optimizer, lr)
+        return torch.cat([self.dist.mean(result.loss.detach()).view(1), result.stats])
 
 
 def apply_threads(threads: int = 0) -> int:

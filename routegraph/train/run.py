@@ -28,7 +28,7 @@ class RunResult:
     evaluations: list[dict]
 
 
-SPEED_ONLY = ("fast", "threads", "device", "dist_backend")
+SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
 # Settings added after runs were first recorded: hashed only when changed, so old ids stay.
 HASHED_WHEN_CHANGED = {"sync_batch_norm": True}
 
@@ -36,7 +36,7 @@ HASHED_WHEN_CHANGED = {"sync_batch_norm": True}
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
     """A stable id: method, k_cpt and a hash of everything that defines the run.
 
-    Settings that change speed, not results (fast mode, threads, device, backend), stay
+    Settings that change speed, not results (fast mode, threads, device, backend, CUDA graph), stay
     out of the hash, so a run resumes under either."""
     settings = {k: v for k, v in config.to_json().items()
                 if k not in SPEED_ONLY and not (k in HASHED_WHEN_CHANGED and v == HASHED_WHEN_CHANGED[k])}

@@ -14,7 +14,7 @@ The math follows ``docs/training.md`` and the reference facts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -35,7 +35,11 @@ class StepResult:
 
     loss: torch.Tensor
     region_p: torch.Tensor  # [B, R], detached
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: torch.Tensor  # [len(STAT_NAMES)], detached: read on the host only when logged
+
+
+#: What ``StepResult.stats`` holds, in order.
+STAT_NAMES = ("error", "mean_ops")
 
 
 class Strategy:
@@ -106,24 +110,26 @@ class Strategy:
         return (region_weight[self._weight_regions] * squares).sum()
 
     def after_backward(self, result: StepResult) -> None:
-        """Throughput-adjusted learning rates: scale each region's gradients."""
+        """Throughput-adjusted learning rates: scale each region's gradients.
+
+        The scales stay on the device (no host sync, so the step can be captured in
+        a CUDA graph); a region whose scale is exactly 1 is multiplied by 1, exactly."""
         if not self.talr:
             return
-        scales = talr_scales(result.region_p, mean=self.dist.mean if self.dist.active else None).tolist()
+        scales = talr_scales(result.region_p, mean=self.dist.mean if self.dist.active else None)
         for region, params in self._grad_groups.items():
-            if scales[region] != 1.0:
-                grads = [p.grad for p in params if p.grad is not None]
-                if grads:
-                    torch._foreach_mul_(grads, scales[region])
+            grads = [p.grad for p in params if p.grad is not None]
+            if grads:
+                torch._foreach_mul_(grads, scales[region])
 
     @torch.no_grad()
-    def routing_stats(self, out, labels, decisions) -> dict[str, float]:
-        leaf = routed_leaf(self.plan, decisions).expand(len(labels))  # [1] without junctions
+    def routing_stats(self, out, labels, decisions) -> torch.Tensor:
+        """``[error, mean_ops]`` of the inference (argmax) policy on this batch, on the device."""
+        leaf = (routed_leaf(self.plan, decisions) if decisions else labels.new_zeros(1)).expand(len(labels))
         logits = torch.stack([out.logits[c] for c in self.plan.classifiers], 1)
-        predictions = logits[torch.arange(len(labels)), leaf].argmax(1)
+        predictions = logits.gather(1, leaf.view(-1, 1, 1).expand(-1, 1, logits.shape[-1])).squeeze(1).argmax(1)
         stats = torch.stack([(predictions != labels).float().mean(), self._path_ops[leaf].mean()])
-        error, mean_ops = self.dist.mean(stats).tolist()
-        return {"error": error, "mean_ops": mean_ops}
+        return self.dist.mean(stats)
 
     def to_json(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("plan", "dist")} | {"name": self.name}

@@ -7,7 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from routegraph import build_model, compile_spec, load_spec
+from tiny_graphs import model_that_routes
+
+from routegraph import compile_spec, load_spec
 from routegraph.data import load_task
 from routegraph.errors import ConfigError
 from routegraph.train import TrainConfig, Trainer, strategy_from_config
@@ -45,11 +47,7 @@ def task():
 def _trainer(task, device, steps=4):
     graph = compile_spec(load_spec("specs/tiny_chain.yaml"))
     config = TrainConfig(iterations=steps, batch_size=32, seed=5, lr=0.05, k_cpt=1e-7, device=device)
-    torch.manual_seed(0)
-    model = build_model(graph)
-    with torch.no_grad():
-        for router in model.routers.values():
-            router.layers[-1].weight.normal_(0, 0.5)
+    model = model_that_routes(graph)
     return Trainer(model, strategy_from_config(config), task, config=config)
 
 

@@ -19,6 +19,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from tiny_graphs import model_that_routes
+
 from routegraph import build_model, compile_spec, load_spec
 from routegraph.data import BatchStream, load_task
 from routegraph.graph import static_baseline
@@ -51,11 +53,7 @@ def graphs():
 
 def _trainer(graph, task, fast: bool, **settings):
     config = TrainConfig(iterations=STEPS, batch_size=32, seed=5, lr=0.05, fast=fast, device="cpu", **settings)
-    torch.manual_seed(0)
-    model = build_model(graph)
-    with torch.no_grad():  # routers' last layers start at zero; make the routing non-trivial
-        for router in model.routers.values():
-            router.layers[-1].weight.normal_(0, 0.5)
+    model = model_that_routes(graph)
     return Trainer(model, strategy_from_config(config), task, config=config)
 
 
@@ -145,11 +143,7 @@ def test_fused_multiscale_conv_same_outputs_gradients_and_ops(graphs):
 
 
 def test_fused_heads_match_with_dynamic_k_cpt(graphs):
-    torch.manual_seed(2)
-    plain = build_model(graphs["dynamic"])
-    with torch.no_grad():
-        for router in plain.routers.values():
-            router.layers[-1].weight.normal_(0, 0.5)
+    plain = model_that_routes(graphs["dynamic"], seed=2)
     fast = enable_fast_mode(copy.deepcopy(plain))
     assert any(entry[0] == "heads" for entry in fast._build_fused_schedule())
     x, k = torch.rand(16, 3, 32, 32), torch.rand(16) * 1e-7
