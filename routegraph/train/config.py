@@ -49,7 +49,7 @@ class TrainConfig:
     # bookkeeping
     log_every: int = 50
     eval_every: int = 0  # 0: only at the end
-    eval_examples: int = 2000  # cap on validation examples for periodic evaluation (0: all)
+    eval_examples: int = 2000  # periodic evaluation: a fixed random sample of this many test images (0: all)
     checkpoint_every: int = 500
     augment: bool = True
     threads: int = 0  # 0: leave torch's default

@@ -136,9 +136,9 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
     hooks = []
     if dist.is_main:  # only rank 0 writes
         logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
-        held_out = config.eval_examples or len(task.test_labels)
+        held_out = validation_indices(len(task.test_labels), config.eval_examples)
         hooks = [ProgressBar(disable=not progress), logger, Checkpointer(checkpoint, config.checkpoint_every),
-                 PeriodicEvaluation(task.test_images[:held_out], task.test_labels[:held_out], config.eval_every,
+                 PeriodicEvaluation(task.test_images[held_out], task.test_labels[held_out], config.eval_every,
                                     logger, k_cpt=_middle_k(config))]
     trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
     if resume and checkpoint.exists():
@@ -151,6 +151,22 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         write_evaluations(out, record["run_id"], task.class_names, evaluations)
     dist.barrier()
     return RunResult(out, record, evaluations)
+
+
+def validation_indices(count: int, limit: int = 0) -> torch.Tensor:
+    """Which of ``count`` test images the periodic evaluation uses: all of them, or with
+    ``limit`` a fixed random sample (seed 0) of that size, in the set's order. Not the
+    first ``limit``: a test set may be sorted (the hybrid task lists its digits first),
+    and its head would then hold only some classes.
+
+    >>> validation_indices(5).tolist()
+    [0, 1, 2, 3, 4]
+    >>> len(validation_indices(10_000, 2_000))
+    2000
+    """
+    if not limit or limit >= count:
+        return torch.arange(count)
+    return torch.randperm(count, generator=torch.Generator().manual_seed(0))[:limit].sort().values
 
 
 def _label(config: TrainConfig) -> str:
