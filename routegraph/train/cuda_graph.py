@@ -8,7 +8,7 @@ The dense step of these networks is small: the 8-layer chain at batch 128 is
 
 Capture needs a step that never reads a device value on the host and never copies
 from host memory: the learning rate, temperature and k_cpt are device tensors
-(:class:`StepInputs`), TALR's scales stay on the device
+(built by :meth:`Trainer.step <routegraph.train.loop.Trainer.step>`), TALR's scales stay on the device
 (:meth:`Strategy.after_backward <routegraph.train.strategies.Strategy.after_backward>`),
 statistics come back as one tensor, and the SGD update is :func:`sgd_momentum_step`.
 The trainer runs that same step eagerly on CPUs and under torchrun, so a graphed
