@@ -15,8 +15,8 @@ The trainer runs that same step eagerly on CPUs and under torchrun, so a graphed
 run computes what an eager one does (``tests/train/test_train_cuda_graph.py``
 compares them on a GPU, and checks on the CPU that the step is capturable).
 
->>> step = GraphedStep(dense_step, warmup=3)      # doctest: +SKIP
->>> stats = step(images, labels, k_cpt, lr, tau)  # 3 eager calls, then capture, then replays
+>>> step = GraphedStep(dense_step, warmup=3)      # 3 eager calls, then capture, then replays  # doctest: +SKIP
+>>> stats = step(images, labels, k_cpt, lr, tau)  # doctest: +SKIP
 """
 from __future__ import annotations
 
