@@ -30,7 +30,7 @@ import torch  # noqa: E402
 
 import timing  # noqa: E402
 from docs_section import write_section  # noqa: E402
-from inference import exit_mix, force_for, models  # noqa: E402
+from forced_exits import exit_mix, force_for, models  # noqa: E402
 
 from routegraph import build_model, compile_spec, load_spec  # noqa: E402
 from routegraph.data import load_task  # noqa: E402

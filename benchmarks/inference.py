@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,99 +33,21 @@ sys.path.insert(0, str(HERE.parent))
 
 import torch  # noqa: E402
 
-from chain import DirectChain, load_chain  # noqa: E402
+from chain import DirectChain  # noqa: E402
+from compile_time import section_compile  # noqa: E402
 from docs_section import write_section  # noqa: E402
+from forced_exits import batch_fns, exit_mix, force_for, models, static_twin  # noqa: E402
+from inference_report import SECTION, render  # noqa: E402
 import timing  # noqa: E402
-from timing import interleaved, machine_info, once, paired, peak_gflops  # noqa: E402
+from timing import interleaved, machine_info, paired, peak_gflops  # noqa: E402
 
-from routegraph.graph import compile_spec, static_baseline  # noqa: E402
+from routegraph.graph import static_baseline  # noqa: E402
 from routegraph.infer import route  # noqa: E402
 from routegraph.infer.executor import DEFAULT_BATCH  # noqa: E402
 from routegraph.nn import build_model  # noqa: E402
 
-SECTION = "## Routed inference"
-
 TARGETS = (1 / 2, 1 / 3, 1 / 5)
-GOALS = {"ratio_256": 0.8, "ratio_32": 0.6, "overhead": 1.05, "compile_s": 1.0}
 SINGLES = 64  # batch 1: this many single-image calls per timing
-
-
-# ----------------------------------------------------------------------------- models
-
-
-def models():
-    """The routed chain (eval mode, non-trivial BN statistics) and its static full network
-    with the same node weights."""
-    graph, source = load_chain()
-    torch.manual_seed(0)
-    routed = build_model(graph)
-    with torch.no_grad():
-        for module in routed.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-    routed.eval()
-    static = static_twin(routed)
-    return graph, source, routed, static
-
-
-def static_twin(routed):
-    """The static full network (deepest classifier, no routers) with ``routed``'s weights."""
-    graph = routed.graph
-    static = build_model(static_baseline(graph, graph.classifiers[-1]))
-    own = static.state_dict()
-    static.load_state_dict({k: v for k, v in routed.state_dict().items() if k in own})
-    return static.eval()
-
-
-def exit_mix(graph, full_ops: float, target: float, n: int, seed: int = 0):
-    """Exit classifier per example, geometric over the chain's exits (p_i ~ r**i), with r
-    chosen so that the mean routed ops (routers included) is ``target * full_ops``."""
-    ops = torch.tensor([p.ops for p in graph.paths], dtype=torch.float64)
-    L = len(ops)
-    lo, hi = 1e-4, 1e4
-    for _ in range(200):
-        r = math.sqrt(lo * hi)
-        p = r ** torch.arange(L, dtype=torch.float64)
-        p /= p.sum()
-        if float((p * ops).sum()) > target * full_ops:
-            hi = r
-        else:
-            lo = r
-    counts = torch.floor(p * n).long()
-    # hand out the remainder to keep the mean closest to the target
-    while counts.sum() < n:
-        best = min(range(L), key=lambda i: abs(float(((counts + torch.eye(L, dtype=torch.long)[i]).double() * ops).sum()) / n
-                                               - target * full_ops))
-        counts[best] += 1
-    gen = torch.Generator().manual_seed(seed)
-    exits = torch.repeat_interleave(torch.arange(L), counts)[torch.randperm(n, generator=gen)]
-    return exits
-
-
-def force_for(graph, exits: torch.Tensor) -> dict[str, torch.Tensor]:
-    force = {j.name: torch.zeros(len(exits), dtype=torch.long) for j in graph.junctions}
-    for e in exits.unique().tolist():
-        rows = exits == e
-        for junction, sink in graph.paths[e].decisions:
-            force[junction][rows] = sink
-    return force
-
-
-def batch_fns(routed, static, x, force, batch: int):
-    """(routed call, static call) processing ``x``: one call per ``batch`` images (batch 1: singles)."""
-    if batch == 1:
-        singles = [(x[i:i + 1], {j: d[i:i + 1] for j, d in force.items()} if force else None) for i in range(len(x))]
-
-        def fr():
-            for xi, fi in singles:
-                route(routed, xi, force=fi)
-
-        def fs():
-            for xi, _ in singles:
-                route(static, xi)
-        return fr, fs
-    return (lambda: route(routed, x, force=force)), (lambda: route(static, x))
 
 
 # ----------------------------------------------------------------------------- sections
@@ -240,89 +160,6 @@ def section_gflops(routed, static, threads, rounds, batch=256):
     return {"rows": rows, "peak": peak, "batch": batch, "vs_direct": pair.ratio}
 
 
-def generated_spec(n_nodes: int, shape: str):
-    """A routed chain or binary tree of small conv layers with ``n_nodes`` entries (nodes + junctions)."""
-    from routegraph.spec.schema import Spec
-
-    nodes: list[dict] = []
-    router = [{"kind": "linear", "features": 4}, {"kind": "relu"}, {"kind": "linear", "features": 2}]
-    counter = [0]
-
-    def fresh(p):
-        counter[0] += 1
-        return f"{p}{counter[0]}"
-
-    def block(src):
-        conv = fresh("conv")
-        relu, desc = fresh("relu"), fresh("desc")
-        nodes.extend([{"name": conv, "kind": "conv2d", "input": src, "channels": 4},
-                      {"name": relu, "kind": "relu", "input": conv},
-                      {"name": desc, "kind": "flatten", "input": relu}])
-        return conv, relu, desc
-
-    def exit_(desc):
-        name = fresh("exit")
-        nodes.append({"name": name, "kind": "classifier", "input": desc, "classes": 10})
-        return name
-
-    def budget_left():
-        return n_nodes - len(nodes)
-
-    if shape == "chain":
-        _, relu, desc = block("stem")
-        while budget_left() >= 1 + 5 + 1:  # exit + junction + block, then the last exit
-            out = exit_(desc)
-            junction = {"name": fresh("j"), "kind": "junction", "router": {"reads": desc, "layers": router}, "sinks": [out]}
-            nodes.append(junction)
-            conv, relu, desc = block(relu)
-            junction["sinks"].append(conv)
-        exit_(desc)
-    else:  # binary tree, breadth-first, while the budget allows
-        _, relu, desc = block("stem")
-        frontier = [(relu, desc)]
-        while frontier:
-            relu, desc = frontier.pop(0)
-            # splitting costs a junction and two blocks (7) and turns one future exit into two
-            if budget_left() - 7 - 1 < len(frontier) + 2:
-                exit_(desc)
-                continue
-            junction = {"name": fresh("j"), "kind": "junction", "router": {"reads": desc, "layers": router}, "sinks": []}
-            nodes.append(junction)
-            for _ in range(2):
-                conv, r2, d2 = block(relu)
-                junction["sinks"].append(conv)
-                frontier.append((r2, d2))
-    # the stem: a chain of parameter-free nodes from the image, padding to exactly n_nodes
-    stem, src = [], "image"
-    for _ in range(max(budget_left(), 1)):
-        stem.append({"name": fresh("pad"), "kind": "relu", "input": src})
-        src = stem[-1]["name"]
-    for node in nodes:
-        if node.get("input") == "stem":
-            node["input"] = src
-    nodes[:0] = stem
-    return Spec(name=f"generated_{shape}", input={"name": "image", "shape": [3, 8, 8]}, nodes=nodes)
-
-
-def section_compile(quick: bool):
-    from routegraph.infer.plan import build_plan
-
-    rows = []
-    for shape in ("chain", "tree"):
-        spec = generated_spec(1000, shape)
-        times = [once(lambda: compile_spec(spec)) for _ in range(3 if quick else 5)]
-        graph = compile_spec(spec)
-        build = once(lambda: build_model(graph))
-        model = build_model(graph).eval()
-        plan = once(lambda: build_plan(model))
-        rows.append({"shape": shape, "entries": len(spec.nodes), "nodes": len(graph.nodes), "junctions": len(graph.junctions),
-                     "regions": len(graph.regions), "paths": len(graph.paths), "compile_s": statistics.median(times),
-                     "build_model_s": build, "plan_s": plan})
-        print(f"  {shape}: {len(spec.nodes)} entries ({len(graph.nodes)} nodes + {len(graph.junctions)} junctions), "
-              f"compile {statistics.median(times):.3f} s, build_model {build:.3f} s, plan {plan:.3f} s", flush=True)
-    return rows
-
-
 ABLATION = {
     "modules only (naive: index_select compaction, nn.Module calls)":
         dict(kernels=False, fold_bn=False, fuse_multiscale=None, channels_last=False, fast_pool=False),
@@ -422,198 +259,6 @@ def section_trained(run_path, batches, rounds, limit):
             "iterations": config.get("iterations"), "k_cpt": config.get("k_cpt"), "mean_ops": mean_ops,
             "full_ops": full, "accuracy": accuracy, "static_accuracy_same_weights": static_acc,
             "exit_fractions": out.exit_fractions(), "rows": rows}
-
-
-# ----------------------------------------------------------------------------- report
-
-
-def fmt_t(seconds: float) -> str:
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
-
-
-def verdict(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
-def render(results: dict) -> str:
-    info = results["machine"]
-    lines = [SECTION, "",
-             f"Written by `python benchmarks/inference.py{' --quick' if results['quick'] else ''}` on "
-             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(results['started']))} "
-             f"({results['seconds']:.0f} s). Code: `routegraph/infer/` (see docs/inference.md).", "",
-             f"Machine: {info['cpu']}, {info['cores']} cores ({info.get('simd', '')}), torch {info['torch']}, "
-             f"{info['threads']} torch thread(s), oneDNN {'on' if info['mkldnn'] else 'off'}, git {info['git']}. "
-             f"Load average at start {fmt_load(info['load_average'])}, at end {fmt_load(results['load_end'])} "
-             "(a shared machine: other jobs ran alongside). Every ratio is measured within this run, its two "
-             "sides interleaved round by round; times and ratios are medians over rounds. "
-             + ("Times are **CPU time** of the benchmarking process (`time.process_time`, one torch thread), which "
-                "leaves out the time the process waits while other jobs hold the cores; *(wall)* columns give the "
-                "same ratios from wall-clock time." if results["clock"] == "cpu" else
-                "Times are wall-clock time (`time.perf_counter`)."), "",
-             f"Network: the eight-layer chain ({results['chain_source']}), full static network "
-             f"{results['full_ops']:,} ops per image; routed paths include their routers' ops.", ""]
-
-    lines += ["### 1. Realized vs. ideal speedup (forced exits)", "",
-              "Exits are forced (the routers still run; `route(..., force=...)`) with a geometric mix over all "
-              "eight exits whose mean op count is the target fraction of the full network's. "
-              "*ideal* = full ops / mean ops; *realized* = static time / routed time; *ratio* = realized / ideal. "
-              "*time-ideal* is the speedup if every example cost exactly the static time of its exit's prefix "
-              "network (the first n layers, timed at the same batch size): it accounts for the layers' unequal "
-              "FLOP/s (an early exit saves less time than ops), not for compaction; *realized / time-ideal* near 1 "
-              "means the executor adds little beyond that (above 1 is possible: smaller sub-batches can be more "
-              "cache-friendly; it is also noisy, being eight separately timed networks). "
-              "Batch 1 = 64 single-image calls.", "",
-              "| batch | mean ops / full | ideal | static / image | routed / image | realized | ratio | goal | met | ratio (wall) | time-ideal | realized / time-ideal |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|"]
-    for r in results["forced"]:
-        goal = GOALS["ratio_256"] if r["batch"] >= 256 else GOALS["ratio_32"] if r["batch"] >= 32 else None
-        bound = r.get("time_ideal")
-        bound_text = "- | -" if bound is None else f"{bound:.2f}x | {r['realized'] / bound:.2f}"
-        lines.append(
-            f"| {r['batch']} | 1/{1 / r['target']:.0f} | {r['ideal']:.2f}x | {fmt_t(r['t_static'])} | {fmt_t(r['t_routed'])} | "
-            f"{r['realized']:.2f}x | {r['ratio']:.3f} | {'>= ' + str(goal) if goal else '-'} | "
-            f"{verdict(r['ratio'] >= goal) if goal else '-'} | {r['ratio_wall']:.3f} | {bound_text} |")
-    lines.append("")
-    chunk_rows = [r for r in results["forced"] if "one_chunk" in r]
-    if chunk_rows:
-        lines += [f"`route` runs at most {DEFAULT_BATCH} images at once by default (`batch_size=`), so batch 1024 "
-                  f"runs as {1024 // DEFAULT_BATCH} chunks on both sides. In one chunk (`batch_size=None`), mean ops 1/3: "
-                  + "; ".join(f"static {fmt_t(r['one_chunk']['t_static'])}, routed {fmt_t(r['one_chunk']['t_routed'])} per image, "
-                              f"ratio {r['one_chunk']['ratio']:.3f}" for r in chunk_rows) + ".", ""]
-    trained = results.get("trained")
-    if trained:
-        lines += [f"#### 1b. Trained actor network ({trained['data']} test set)", "",
-                  f"Run `{trained['run']}` ({trained['run_id']}, {trained['iterations']} iterations, k_cpt {trained['k_cpt']}): "
-                  f"{trained['n']} test images, accuracy {trained['accuracy']:.4f}, mean ops {trained['mean_ops']:.4g} "
-                  f"(1/{trained['full_ops'] / trained['mean_ops']:.2f} of the full network). Exit fractions: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in trained["exit_fractions"].items() if v > 0) + ".", "",
-                  "| batch | ideal | static / image | routed / image | realized | ratio | goal | met | ratio (wall) |",
-                  "|---:|---:|---:|---:|---:|---:|---:|:---:|---:|"]
-        for r in trained["rows"]:
-            goal = GOALS["ratio_256"] if r["batch"] >= 256 else GOALS["ratio_32"] if r["batch"] >= 32 else None
-            lines.append(f"| {r['batch']} | {r['ideal']:.2f}x | {fmt_t(r['t_static'])} | {fmt_t(r['t_routed'])} | "
-                         f"{r['realized']:.2f}x | {r['ratio']:.3f} | {'>= ' + str(goal) if goal else '-'} | "
-                         f"{verdict(r['ratio'] >= goal) if goal else '-'} | {r['ratio_wall']:.3f} |")
-        lines.append("")
-
-    lines += ["### 2. Overhead when nobody exits early", "",
-              "Every example is forced through all eight layers; the routed network also runs seven routers "
-              f"(+{results['no_exit'][0]['router_ops_share']:.2%} ops) and the junction bookkeeping.", "",
-              "| batch | static / image | routed / image | routed / static | goal | met | routed / static (wall) |",
-              "|---:|---:|---:|---:|---:|:---:|---:|"]
-    for r in results["no_exit"]:
-        lines.append(f"| {r['batch']} | {fmt_t(r['t_static'])} | {fmt_t(r['t_routed'])} | {r['overhead']:.3f} | "
-                     f"<= {GOALS['overhead']} | {verdict(r['overhead'] <= GOALS['overhead'])} | {r['overhead_wall']:.3f} |")
-    lines.append("")
-
-    g = results["gflops"]
-    lines += ["### 3. Raw efficiency (static full network, batch 256)", "",
-              f"Peak estimate: {g['peak']:.1f} GFLOP/s (float32 2048x2048 matmul, {info['threads']} thread(s), best of 5). "
-              "FLOPs = 2 x multiply-accumulates.", "",
-              "| implementation | time / batch | GFLOP/s | of peak |", "|---|---:|---:|---:|"]
-    for r in g["rows"]:
-        lines.append(f"| {r['what']} | {r['seconds'] * 1e3:.1f} ms | {r['gflops']:.1f} | {r['of_peak']:.0%} |")
-    lines += ["", f"routegraph (plan) / direct PyTorch (NCHW) time, paired: **{g['vs_direct']:.2f}** "
-                  f"(goal: <= 1, {'met' if g['vs_direct'] <= 1 else '**not met**'}).", ""]
-
-    lines += ["### 4. Compile time, generated 1,000-entry specs", "",
-              "| spec | entries | nodes | junctions | regions | paths | compile_spec | goal | met | build_model | plan |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|"]
-    for r in results["compile"]:
-        lines.append(f"| routed {r['shape']} | {r['entries']} | {r['nodes']} | {r['junctions']} | {r['regions']} | {r['paths']} | "
-                     f"{r['compile_s']:.3f} s | < {GOALS['compile_s']} s | {verdict(r['compile_s'] < GOALS['compile_s'])} | "
-                     f"{r['build_model_s']:.3f} s | {r['plan_s']:.3f} s |")
-    lines.append("")
-
-    if results.get("ablation"):
-        lines += ["### 5. What paid (ablation, exits for 1/3 of the ops)", "",
-                  "Each row adds one remedy to the one above; *ratio* as in section 1 (both sides use that row's "
-                  "options); *dense / static* = the dense `RoutedNetwork.forward` time of the static network over "
-                  "that row's static time.", "",
-                  "| batch | executor options | static / image | routed / image | ratio | dense / static |",
-                  "|---:|---|---:|---:|---:|---:|"]
-        for r in results["ablation"]:
-            lines.append(f"| {r['batch']} | {r['what']} | {fmt_t(r['t_static'])} | {fmt_t(r['t_routed'])} | "
-                         f"{r['ratio']:.2f} | {r['static_vs_dense']:.2f}x |")
-        lines.append("")
-    more = results.get("more_threads")
-    if more:
-        lines += [f"### 6. With {more['threads']} threads (wall clock)", "",
-                  "Sections 1 and 2 again at batches 32 and 256, with both cores and wall-clock time. On this shared "
-                  "machine these numbers swing with the other jobs (load average "
-                  f"{fmt_load(more['load_before'])} before, {fmt_load(more['load_after'])} after): with two busy "
-                  "threads a stall of either one stalls the call, and CPU time cannot be used to factor it out.", "",
-                  "| batch | mean ops / full | ideal | static / image | routed / image | realized | ratio | goal | met |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
-        one_thread = {(r["batch"], round(r["target"], 6)): r for r in results["forced"]}
-        for r in more["forced"]:
-            goal = GOALS["ratio_256"] if r["batch"] >= 256 else GOALS["ratio_32"]
-            ref = one_thread.get((r["batch"], round(r["target"], 6)))
-            stalled = ref is not None and max(r["t_static"], r["t_routed"]) > 3 * max(ref["t_static"], ref["t_routed"])
-            lines.append(f"| {r['batch']} | 1/{1 / r['target']:.0f} | {r['ideal']:.2f}x | {fmt_t(r['t_static'])} | "
-                         f"{fmt_t(r['t_routed'])} | {r['realized']:.2f}x | {r['ratio']:.3f} | >= {goal} | "
-                         + ("stalled (times > 3x the one-thread ones): not a measurement |" if stalled
-                            else f"{verdict(r['ratio'] >= goal)} |"))
-        lines += ["", "| batch | no early exit: routed / static | goal | met |", "|---:|---:|---:|:---:|"]
-        for r in more["no_exit"]:
-            lines.append(f"| {r['batch']} | {r['overhead']:.3f} | <= {GOALS['overhead']} | {verdict(r['overhead'] <= GOALS['overhead'])} |")
-        lines.append("")
-    lines += [NOTES, ""]
-    return "\n".join(lines)
-
-
-NOTES = """### Notes: what was tried
-
-Kept (on by default; `route(..., **options)` turns each off, see `DEFAULT_OPTIONS` in
-`routegraph/infer/plan.py`; section 5 measures them one by one):
-
-- **Precomputed execution plan** per compiled graph (cached per model, rebuilt when a weight changes in
-  place): per region a list of plain callables, the tensors each subtree needs, each router as one
-  function; values are released after their last use. No `nn.Module.__call__` per node, no graph walk.
-- **Compaction by one stable argsort per junction** (`argsort(decisions).split(counts)` + `index_select`):
-  only the tensors (and pyramid levels) the subtree reads are gathered, in channels-last layout (a plain
-  `index_select` returns NCHW, and the next conv then paid ~30% for a layout change -- the largest single
-  fix in the executor); **empty branches are skipped**; when every example takes the same sink the batch
-  passes on **without a copy**; results are scattered back once at the end.
-- **BN folded into the convs** (and into the routers' linears), ReLU applied in place on the conv output.
-- **Fused multiscale convs**: each coarse scale runs ONE conv over `cat([lateral input, maxpool(finer
-  output)])` with concatenated weights -- the same multiply-accumulates as the two convs, one call fewer.
-- **Fast 2x2 max pooling**: PyTorch's CPU `max_pool2d` is 10-50x slower on NCHW maps here than two
-  element-wise maxima over strided views, which give identical results.
-- **channels_last** weights and maps: oneDNN's convolutions run up to ~2x faster in NHWC here.
-- **At most 256 images at once** (`route(..., batch_size=256)` by default): per-image time rises past
-  ~256 images as the maps leave the caches; 128 was slower for routed inference, 512 for both.
-- **`torch.inference_mode`** around the executor.
-
-Tried and not kept:
-
-- `torch.compile` (inductor, CPU): `dynamic=True` fails to lower the convolutions in torch 2.13
-  (`LoweringException: Exponent must be non-negative`); with static shapes the static network compiled
-  in ~35 s (~50 s more for a second batch size) for ~15% speed, and routed inference meets a new
-  sub-batch size at almost every junction.
-- oneDNN fused conv + ReLU / conv + add ops with prepacked weights (`torch.ops.mkldnn._convolution_pointwise`):
-  within noise at batch 32-256, slower at batch 1, and invisible to `FlopCounterMode`.
-- `mallopt` to keep freed memory (no page faults for fresh buffers): no measurable change.
-
-Run-to-run spread: across the full runs made while developing this (same code, different load), a
-given row of section 1 moved by up to about +-0.06 (e.g. batch 256 at 1/3 of the ops: 0.72 to 0.80);
-differences smaller than that are noise.
-
-Where the rest of the time goes:
-
-- **Unequal FLOP/s per layer** (the *time-ideal* column). Layers 1-2 (32x32 maps, 3 and 16 input channels) run at roughly half the FLOP/s of
-  layers 5-8, so early exits save a smaller share of the time than of the ops; the more examples exit
-  after layer 1 (1/5 of the ops), the larger the gap.
-- **Compaction**: gathering the continuing examples' maps (after layer 1: 87 KB per image) and running
-  the deep layers on small sub-batches (at batch 32 and 1/5 of the ops, layers 4-8 see 1-3 images).
-- **Batch 1** has no compaction at all (the batch just follows its path), but reads every weight on the
-  path from memory for one image: the routers hold 18% as many weights as all the convolutions (their
-  ops are only 0.45%), which is the batch-1 overhead of section 2.
-"""
-
-
-def fmt_load(load) -> str:
-    return "?" if not load else " / ".join(f"{v:.1f}" for v in load)
 
 
 def main(argv=None) -> int:

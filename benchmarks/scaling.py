@@ -55,7 +55,6 @@ def train(out: Path, processes: int, threads: int, steps: int, *extra: str) -> f
 
 def weight_deviation(run: Path, reference: Path) -> float:
     """Relative L2 distance of a run's final weights from the reference run's."""
-    import torch
 
     from routegraph.train.checkpoint import load_checkpoint
 

@@ -24,6 +24,11 @@ recorded with the numbers.
 
     python benchmarks/train_step.py                 # everything, writes docs/benchmarks.md
     python benchmarks/train_step.py --quick --no-docs
+    python benchmarks/train_step.py --render docs/benchmark-results/train-step.json --no-docs
+
+The plain-PyTorch side is in benchmarks/plain_train.py, the report in
+benchmarks/train_step_report.py. A run that writes the docs also keeps its raw
+results in docs/benchmark-results/train-step.json.
 """
 from __future__ import annotations
 
@@ -38,7 +43,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -46,154 +50,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import timing  # noqa: E402
-from chain import DirectMultiscale  # noqa: E402  (plain PyTorch, like everything in the block below)
 from docs_section import write_section  # noqa: E402
+from plain_train import BATCH, K_CPT, LR, PlainStep, PlainTreeNet, plain_runner  # noqa: E402
 from timing import machine_info  # noqa: E402
-
-SECTION = "## Training step"
-BATCH = 128
-LR, MOMENTUM, K_L2, K_DEC, TAU, EPS_BN = 0.01, 0.9, 1e-4, 0.01, 1.0, 1e-6
-K_CPT = 4e-9
-
-
-# ============================================================================ plain PyTorch
-# Everything in this block is written directly in PyTorch: no routegraph import.
-
-CHAIN = [(16, 4), (16, 4), (32, 3), (32, 3), (64, 2), (64, 2), (128, 1), (128, 1)]  # (channels, scales)
-
-
-class PlainMultiscale(DirectMultiscale):
-    """One multiscale layer: lateral conv per scale, + vertical conv of the pooled finer output; BN; ReLU."""
-
-    def __init__(self, cins: list[int], cout: int):
-        super().__init__(cins, [cout] * len(cins), eps=EPS_BN)
-        for conv in [*self.lateral, *self.vertical]:
-            nn.init.xavier_uniform_(conv.weight)
-
-
-def plain_router(features: int, sinks: int) -> nn.Sequential:
-    last = nn.Linear(16, sinks)
-    nn.init.zeros_(last.weight)
-    return nn.Sequential(nn.Linear(features, 16), nn.BatchNorm1d(16, eps=EPS_BN), nn.ReLU(),
-                         nn.Linear(16, 16), nn.BatchNorm1d(16, eps=EPS_BN), nn.ReLU(), last)
-
-
-class PlainNode(nn.Module):
-    """A layer of the tree, its classifier and (if it has children) its router over
-    {classify here, child 1, ..., child k}."""
-
-    def __init__(self, depth: int, cins: list[int], branching: list[int], classes: int = 10):
-        super().__init__()
-        channels, scales = CHAIN[depth]
-        cins = cins[-scales:]
-        self.layer = PlainMultiscale(cins, channels)
-        side = 32 // 2 ** (4 - scales)  # finest output scale
-        sizes = [side // 2 ** i for i in range(scales)]
-        self.ops = sum(s * s * 9 * (c + (channels if i else 0)) * channels for i, (s, c) in enumerate(zip(sizes, cins)))
-        features = channels * 16
-        self.classifier = nn.Linear(features, classes)
-        nn.init.xavier_uniform_(self.classifier.weight)
-        nn.init.zeros_(self.classifier.bias)
-        n_children = branching[depth] if depth + 1 < len(CHAIN) else 0
-        self.children_ = nn.ModuleList(PlainNode(depth + 1, [channels] * scales, branching, classes)
-                                       for _ in range(n_children))
-        self.router = plain_router(features, n_children + 1) if n_children else None
-
-
-class PlainTreeNet(nn.Module):
-    """The chain (branching 1 everywhere) or the branching tree (3-way after layers 1-3)."""
-
-    def __init__(self, branching: list[int] | None = None, routed: bool = True, classes: int = 10):
-        super().__init__()
-        branching = branching or [1] * len(CHAIN)
-        self.root = PlainNode(0, [3, 3, 3, 3], branching if routed else [1] * len(CHAIN), classes)
-        self.routed = routed
-        if not routed:  # the static chain: no routers, one classifier after layer 8
-            node = self.root
-            while node is not None:
-                node.router = None
-                if node.children_:
-                    node.classifier = None
-                node = node.children_[0] if node.children_ else None
-
-    def nodes(self):
-        stack = [self.root]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(node.children_)
-
-    def forward(self, x):
-        """Yields per node: (node, logits or None, router scores or None)."""
-        levels = [x] + [F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False) for s in (16, 8, 4)]
-        results = []
-        stack = [(self.root, levels)]
-        while stack:
-            node, inputs = stack.pop()
-            outputs = node.layer(inputs[-len(node.layer.lateral):])
-            desc = outputs[-1].flatten(1)
-            logits = node.classifier(desc) if node.classifier is not None else None
-            scores = node.router(desc) if node.router is not None else None
-            results.append((node, logits, scores))
-            stack.extend((child, outputs) for child in node.children_)
-        return results
-
-
-class PlainStep:
-    """One SGD step of the plain network: static cross-entropy or the actor loss
-    (expected error + k_cpt * expected ops + k_dec * decisiveness) + c_mod, TALR."""
-
-    def __init__(self, net: PlainTreeNet):
-        self.net = net
-        self.optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
-        self.nodes = list(net.nodes())
-        self.own = {}  # node -> (its conv/linear weights, all its parameters), children excluded
-        for node in self.nodes:
-            parts = [node.layer, node.classifier, node.router]
-            params = [p for part in parts if part is not None for p in part.parameters()]
-            weights = [m.weight for part in parts if part is not None for m in part.modules()
-                       if isinstance(m, (nn.Conv2d, nn.Linear))]
-            self.own[id(node)] = (weights, params)
-
-    def __call__(self, images, labels):
-        net = self.net
-        results = net(images)
-        p = {id(net.root): images.new_ones(len(labels))}
-        loss = images.new_zeros(len(labels))
-        reach = {}
-        for node, logits, scores in results:  # parents come before children
-            p_node = p[id(node)]
-            reach[id(node)] = p_node
-            loss = loss + p_node * K_CPT * node.ops
-            if scores is None:  # static: the only child gets all of p
-                if logits is not None:
-                    loss = loss + p_node * F.cross_entropy(logits, labels, reduction="none")
-                for child in node.children_:
-                    p[id(child)] = p_node
-                continue
-            pi = torch.softmax(scores / TAU, dim=1)
-            loss = loss + p_node * pi[:, 0] * F.cross_entropy(logits, labels, reduction="none")
-            loss = loss + K_DEC * p_node.detach() * scores.pow(2).sum(1)
-            for i, child in enumerate(node.children_):
-                p[id(child)] = p_node * pi[:, i + 1]
-        loss = loss.mean()
-        c_mod = 0.0
-        for node in self.nodes:
-            weights, _ = self.own[id(node)]
-            c_mod = c_mod + reach[id(node)].detach().mean() * sum(w.pow(2).sum() for w in weights)
-        loss = loss + K_L2 * c_mod
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        with torch.no_grad():  # TALR: node gradients times 1 / rms(p)
-            for node in self.nodes:
-                scale = reach[id(node)].pow(2).mean().rsqrt().item()
-                if scale != 1.0:
-                    for param in self.own[id(node)][1]:
-                        if param.grad is not None:
-                            param.grad.mul_(scale)
-        self.optimizer.step()
-        return loss.item()
-
+from train_step_report import NOTES, SECTION, fmt_load, render  # noqa: E402
 
 # ============================================================================ routegraph side
 
@@ -221,17 +81,6 @@ def fit_runner(trainer, steps: int):
     """``steps`` training steps through ``Trainer.fit`` (so fast mode prefetches batches)."""
     def run():
         trainer.fit(until=trainer.iteration + steps)
-    return run
-
-
-def plain_runner(step: PlainStep, stream, steps: int):
-    state = {"t": 0}
-
-    def run():
-        for _ in range(steps):
-            images, labels = stream.batch(state["t"])
-            step(images, labels)
-            state["t"] += 1
     return run
 
 
@@ -392,50 +241,6 @@ def section_ablation(graphs, task, rounds: int, steps: int) -> dict:
     return out
 
 
-NOTES = """### What fast mode does, and what was tried
-
-Fast mode (`TrainConfig.fast`, on by default; `--no-fast` for the plain mode; `routegraph/train/fast.py`):
-channels-last weights and activations; each coarser scale of a multiscale conv as ONE conv over
-`[input_k, maxpool(output_{k-1})]` with the lateral and vertical weights concatenated along input channels
-(same multiply-accumulates; `FlopCounterMode` counts the same), ReLU in place; the classifier and the routers'
-first linear layers that read one descriptor as one matmul; glibc `mallopt` so that freed activations stay in
-the heap instead of being unmapped and faulted in again every step; the next batch prepared in a background
-thread, only when torch leaves a core free. Plain and fast mode share parameters, names and checkpoints. In
-both modes the loss computes every classifier's cross-entropy in one batched call.
-
-- **Channels-last** is what pays: 1.2-1.3x on its own ("without channels-last" rows).
-- **Malloc tuning**: page faults per step drop from thousands to a few hundred and the kernel time they cost
-  with them (the last row: the separate-process timing itself is noisier than the effect).
-- **Fused multiscale convs, fused heads**: within the noise of this shared machine (+-3%; in a separate
-  15-round A/B, 0-3% faster, never measurably slower). Kept: the same arithmetic in fewer kernels.
-- **Prefetching the next batch**: a batch takes ~3 ms, ~1% of a step, so there is little to hide. With every
-  core busy in the step the prefetch thread takes a core from an OpenMP team, whose barrier then waits for it;
-  so it runs only when torch uses fewer threads than there are cores. Within noise either way.
-- **`torch.compile`** (inductor, default mode) of the fast model's dense forward and its backward, measured
-  separately (static chain, 1 thread, load ~1-2): *slower*, 0.338 vs 0.302 s and 0.376 vs 0.317 s per step in
-  two runs, after 99 s of compilation with an empty cache and 9.6 s with inductor's FX graph cache warm
-  (`torch._inductor.config.fx_graph_cache` is on by default in torch 2.13, cache in `/tmp/torchinductor_$USER`;
-  the AOT-autograd cache is on too). Inductor's kernels for max-pool backward and training-mode batch norm on
-  channels-last maps are slower than ATen's on this CPU, and the convolutions, most of the step, stay oneDNN
-  calls either way. Not used, so there is nothing to cache or to skip for short runs.
-- **Not kept**: weight gradients as im2col + GEMM instead of oneDNN's backward-weights kernel (slower on every
-  shape of the chain but the 128-channel 4x4 maps); `torch.set_flush_denormal` (no denormals occur: no effect).
-
-Why 2x is out of reach: the "convolutions alone" figure above is oneDNN's forward, backward-data and
-backward-weights kernels at the exact shapes and layout of the fast step and nothing else. Forward and
-backward-data already run at 80-110 GFLOP/s per core (about the AVX2 FMA peak of this core), backward-weights
-at ~60. With every other op free the step would be ~1.7x faster than plain eager, no more; what remains between
-fast mode and that bound (batch norm, ReLU and max pooling, forward and backward: memory-bound) would need fused
-kernels, which inductor does not deliver here.
-
-Threads: a training uses torch's default, one intra-op thread per core (`TrainConfig.threads` / `--threads`
-override it; the sweep runner gives each of its `--jobs` `cores // jobs` threads). On an idle machine 2 threads
-make one training ~1.4-1.7x faster than 1 thread. When another process competes for a core, libgomp's default
-busy-waiting at every parallel region makes 2-thread trainings several times *slower* than 1 thread (the "two
-trainings at once, 2 threads each" row); `OMP_WAIT_POLICY=PASSIVE` in the environment (it must be set before
-torch is imported) removes that at a small cost on an idle machine. For two trainings at once (sweeps), 1 thread
-each gives the most steps per second in total.
-"""
 
 
 def _child_steps(threads: int, steps: int, warmup: int, method: str = "static",
@@ -497,89 +302,6 @@ def section_threads(steps: int, rounds: int) -> dict:
     return {"seconds": {f"{label} x{n}": statistics.median(v) for (label, n), v in runs.items()}, "load": loads}
 
 
-# ============================================================================ report
-
-
-def fmt_load(values) -> str:
-    return " -> ".join(f"{v:.1f}" for v in values)
-
-
-def render(results: dict) -> str:
-    m = results["machine"]
-    lines = [SECTION, "",
-             f"`python benchmarks/train_step.py` ({time.strftime('%Y-%m-%d %H:%M', time.localtime(results['started']))}, "
-             f"{results['minutes']:.0f} min): {m['cpu']} ({m.get('simd', '')}), {m['cores']} cores, torch {m['torch']}, "
-             f"batch {BATCH}, synthetic task with augmentation, SGD with momentum. The machine was shared with other "
-             f"jobs: load average (1-min) {m['load_average'][0]:.1f} at the start, {results['load_end'][0]:.1f} at the "
-             f"end; each table gives its own. Every comparison times its sides round-robin in one process and reports "
-             f"medians over rounds; speedups and ratios are medians of per-round ratios (a slow spell hits both sides "
-             f"of a round alike).", ""]
-    for threads, r in results["per_threads"].items():
-        lines += [f"### {threads} torch thread{'s' if threads > 1 else ''} ({r['clock']} clock)", ""]
-        lines += _render_one(r)
-    lines += _render_threads(results)
-    if results.get("notes"):
-        lines += [results["notes"].rstrip(), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _render_one(results: dict) -> list[str]:
-    lines = []
-    if "compare" in results:
-        lines += ["Plain eager PyTorch vs routegraph (seconds per step; speedup over plain eager):", "",
-                  "| network | plain eager | routegraph eager | routegraph fast | fast vs plain | steps/s (fast) | load |",
-                  "|---|---|---|---|---|---|---|"]
-        for name, r in results["compare"].items():
-            s, v = r["seconds"], r["vs_plain"]
-            lines.append(f"| {name} | {s['plain eager']:.3f} | {s['routegraph eager']:.3f} ({v['routegraph eager']:.2f}x) "
-                         f"| {s['routegraph fast']:.3f} | **{v['routegraph fast']:.2f}x** | {1 / s['routegraph fast']:.2f} "
-                         f"| {fmt_load(r['load'])} |")
-        static = results["compare"]["static chain"]
-        goal = static["vs_plain"]["routegraph fast"]
-        lines += ["", f"Goal (issue #7): fast mode at least 2x faster than plain eager on the static chain: "
-                      f"**{'met' if goal >= 2 else 'not met'}** ({goal:.2f}x). The convolutions of the fast step alone "
-                      f"(oneDNN, forward and backward, same shapes and layout, nothing else) take "
-                      f"{static['seconds']['convolutions alone']:.3f} s: {static['vs_plain']['convolutions alone']:.2f}x "
-                      f"faster than plain eager is the bound for anything that leaves the conv kernels as they are.", ""]
-    if "strategies" in results:
-        lines += ["Issue #3: one step per strategy, 8-layer chain, batch 128 (ratio to static in the same mode):", "",
-                  "| strategy | eager: s/step | eager: vs static | fast: s/step | fast: vs static | steps/s (fast) |",
-                  "|---|---|---|---|---|---|"]
-        e, f = results["strategies"]["eager"], results["strategies"]["fast"]
-        for method in ("static", "actor", "pragmatic_critic", "optimistic_critic"):
-            lines.append(f"| {method} | {e['seconds'][method]:.3f} | {e['vs_static'][method]:.2f}x | "
-                         f"{f['seconds'][method]:.3f} | {f['vs_static'][method]:.2f}x | {1 / f['seconds'][method]:.2f} |")
-        ok = all(r["vs_static"]["actor"] <= 1.2 for r in (e, f))
-        lines += ["", f"Goal: actor step at most 1.2x the static step in the same mode: **{'met' if ok else 'not met'}** "
-                      f"(eager {e['vs_static']['actor']:.2f}x, fast {f['vs_static']['actor']:.2f}x; load "
-                      f"{fmt_load(e['load'])}, {fmt_load(f['load'])}).", ""]
-    if "ablation" in results:
-        lines += ["What paid: fast mode with one feature switched (time relative to the default; actor, routed "
-                  f"chain; the default prefetches here: {'yes' if results['ablation']['prefetch by default'] else 'no'}):",
-                  "", "| variant | relative time |", "|---|---|"]
-        for label, ratio in results["ablation"]["actor, routed chain"].items():
-            lines.append(f"| {label} | {ratio:.3f} |")
-        m = results["ablation"]["malloc"]
-        lines += [f"| without malloc tuning (separate processes, {m['clock']} seconds per step) | {m['off'] / m['on']:.3f} "
-                  f"({m['faults_off']:.0f} vs. {m['faults_on']:.0f} page faults and {m['sys_off'] * 1e3:.1f} vs. "
-                  f"{m['sys_on'] * 1e3:.1f} ms of kernel time per step) |", ""]
-    return lines
-
-
-def _render_threads(results: dict) -> list[str]:
-    lines = []
-    if "thread_counts" in results:
-        t = results["thread_counts"]["seconds"]
-        lines += ["### Threads (fast mode, static chain; separate processes; wall-clock seconds per step, median)", "",
-                  "| threads per training | one training: s/step | two trainings at once: s/step each "
-                  "| two at once: steps/s together |", "|---|---|---|---|"]
-        for label in THREAD_SETTINGS:
-            one, two = t[f"{label} x1"], t[f"{label} x2"]
-            lines.append(f"| {label} | {one:.3f} | {two:.3f} | {2 / two:.2f} |")
-        lines += ["", f"Load average (1-min) at the start of each round: {fmt_load(results['thread_counts']['load'])}.", ""]
-    return lines
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -593,11 +315,20 @@ def main(argv=None) -> int:
     parser.add_argument("--notes", type=Path, help="markdown appended to the section instead of NOTES")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-docs", action="store_true", help="print only")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--json", type=Path, help="also write the raw results here (a run that writes the docs "
+                        "writes them to docs/benchmark-results/train-step.json anyway)")
+    parser.add_argument("--render", metavar="JSON", type=Path, help="only re-render the docs section from saved results")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_main(*args.child)
+        return 0
+    if args.render:
+        text = render(json.loads(args.render.read_text()))
+        print(text)
+        if not args.no_docs:
+            write_section(args.docs, text, SECTION)
+            print(f"wrote the '{SECTION}' section of {args.docs}")
         return 0
 
     from routegraph.data import load_task
@@ -632,11 +363,16 @@ def main(argv=None) -> int:
     text = render(results)
     print()
     print(text)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
-    if not args.no_docs and {"compare", "strategies", "ablation", "threads"} <= sections:
+    writes_docs = not args.no_docs and {"compare", "strategies", "ablation", "threads"} <= sections
+    saves = [args.json] if args.json else []
+    if writes_docs:
+        saves.append(ROOT / "docs" / "benchmark-results" / "train-step.json")
         write_section(args.docs, text, SECTION)
         print(f"wrote the '{SECTION}' section of {args.docs}")
+    for path in saves:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1, default=str))
+        print(f"results: {path}")
     return 0
 
 

@@ -230,7 +230,7 @@ def _assemble(plan: ExecutionPlan, n: int, leaves, decisions, device) -> RoutedO
 
 def _concat(parts: list[RoutedOutput]) -> RoutedOutput:
     first = parts[0]
-    offsets, total, decision_parts = [], 0, []
+    total, decision_parts = 0, []
     for p in parts:
         for jx, idx, d in p._decision_parts:
             rows = torch.arange(total, total + len(p.exit)) if idx is None else idx + total

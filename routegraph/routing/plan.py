@@ -154,8 +154,8 @@ class RoutingPlan:
         self.junction_index: dict[str, int] = {name: k for k, name in enumerate(self.junctions)}
         self.classifiers: tuple[str, ...] = tuple(p.classifier for p in graph.paths)
         self.arities: tuple[int, ...] = tuple(len(j.sink_regions) for j in graph.junctions)
-        self.num_sinks = S = sum(self.arities)
-        self.max_arity = A = max(self.arities, default=1)
+        self.num_sinks = sum(self.arities)
+        self.max_arity = max(self.arities, default=1)
         depth = [len(c) - 1 for c in tree.chain]
         D = max(depth)
         # pointer doubling: after k rounds a pointer has moved 2**k steps down

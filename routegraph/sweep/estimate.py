@@ -168,3 +168,24 @@ def format_duration(seconds: float | None) -> str:
         hours, minutes = divmod(round(seconds / 60), 60)
         return f"{hours} h {minutes:02d} min"
     return f"{seconds / 86400:.1f} days"
+
+
+def gpu_table_note(runs: list[RunSpec], costs: dict[str, StepCost]) -> str | None:
+    """A warning when estimates from the ``seconds_per_step`` table (the 2-core CPU
+    reference machine) meet runs that will train on a GPU, where they run many
+    times faster; ``None`` otherwise."""
+    if not any(costs.get(run.id, StepCost(None, "")).source == "table" for run in runs):
+        return None
+    devices = {run.config().device for run in runs}
+    if not any(d.startswith("cuda") for d in devices):
+        if "auto" not in devices:
+            return None
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+    return ("note: the seconds_per_step table was measured on the 2-core CPU reference machine and these runs train "
+            "on a GPU, where they take several times less (about 10x on one H200, docs/experiments.md); "
+            "--estimate measure times a few steps here, and the speeds logged by this sweep's runs replace "
+            "the table on the next start")
+

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..errors import ConfigError
-from .estimate import StepCost, format_duration, step_costs
+from .estimate import StepCost, format_duration, gpu_table_note, step_costs
 from .executors import LocalExecutor, available_cores
 from .expand import Plan, RunSpec, expand
 from .schema import Experiment, load_experiment
@@ -91,6 +91,9 @@ def run_sweep(experiment: str | Path | Experiment, budget: str, *, out: str | Pa
                        cores=cores, measure=estimate == "measure", threads=threads,
                        todo={r.id for r in todo}) if estimate != "none" else {}
     total = _print_estimate(say, plan, states, costs, todo, exp, executor, cores)
+    note = gpu_table_note(todo, costs) if executor.name == "local" else None
+    if note:
+        say(note)
     for run in conflicts:
         say(f"  conflict: {states[run.id].note}; left alone")
 

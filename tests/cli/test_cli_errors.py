@@ -1,7 +1,6 @@
 """The CLI turns user errors into one clean line per problem and exit code 2; --debug shows tracebacks."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -20,7 +20,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.requests.append(self.path)
-        name = self.path.rsplit("/", 1)[-1]
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)

@@ -48,3 +48,20 @@ def test_list_and_errors(make_experiment, capsys):
     assert "--only 'critic': no group" in capsys.readouterr().err
     assert main(["sweep", str(path), "--budget", "test", "--tier", "1", "--cpus-per-run", "2"]) == 2
     assert "--cpus-per-run/--gpus-per-run are for --executor ray" in capsys.readouterr().err
+
+
+def test_table_estimates_warn_when_runs_will_train_on_a_gpu(make_experiment, tmp_path, capsys, monkeypatch):
+    import torch
+
+    path = make_experiment()
+    argv = ["sweep", str(path), "--budget", "test", "--out", str(tmp_path / "o"), "--dry-run"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(argv) == 0
+    assert "2-core CPU reference machine" not in capsys.readouterr().out
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # device auto -> a GPU
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "the seconds_per_step table was measured on the 2-core CPU reference machine" in text
+    assert "--estimate measure" in text
+    assert main([*argv, "--estimate", "none"]) == 0  # no table estimate, no warning
+    assert "reference machine" not in capsys.readouterr().out
