@@ -12,6 +12,8 @@ traceback (unless ``--debug``).
 - :class:`DataError`: a dataset file is missing, corrupt or of the wrong format.
 - :class:`CheckpointError`: a run directory or checkpoint cannot be used.
 - :class:`ConfigError` (a ``ValueError``): a bad option or training setting.
+- :class:`ExperimentError` (a ``ConfigError``): an experiment or budgets file is
+  wrong; located problems like :class:`SpecError`'s.
 """
 from __future__ import annotations
 
@@ -70,6 +72,16 @@ class CheckpointError(RouteGraphError):
 
 class ConfigError(RouteGraphError, ValueError):
     """A command-line option or training setting is invalid."""
+
+
+class ExperimentError(ConfigError):
+    """An experiment or budgets file is invalid; ``problems`` holds one located entry per mistake."""
+
+    def __init__(self, problems: Sequence[Problem] | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -3,7 +3,8 @@
 ``routegraph sweep experiments/hybrid.yaml --budget small --tier 1 --jobs 2``.
 See docs/experiments.md (format, budgets, tiers) and docs/scale-out.md (Ray).
 
-- :mod:`.schema`: experiment files (pydantic; located errors);
+- :mod:`.schema`: experiment files (pydantic);
+- :mod:`.located`: located YAML, and validation errors as located problems;
 - :mod:`.budgets`: budgets (iterations + schedule), single-sourced;
 - :mod:`.expand`: experiment -> runs with stable ids;
 - :mod:`.state`: run status on disk, ``sweep.json``, the lock;
@@ -13,9 +14,10 @@ See docs/experiments.md (format, budgets, tiers) and docs/scale-out.md (Ray).
 """
 from __future__ import annotations
 
+from ..errors import ExperimentError
 from .budgets import Budget, get_budget, load_budgets_file
 from .expand import Plan, RunSpec, expand
-from .schema import Experiment, ExperimentError, load_experiment
+from .schema import Experiment, load_experiment
 
 __all__ = ["Budget", "Experiment", "ExperimentError", "Plan", "RunSpec", "expand", "get_budget",
            "load_budgets_file", "load_experiment", "run_sweep"]

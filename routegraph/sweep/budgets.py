@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, Problem, did_you_mean
+from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 
 PAPER_ITERATIONS = 80_000
 
@@ -74,11 +74,12 @@ def _from_model(name: str, model, source: str) -> Budget:
 
 def load_budgets_file(path: str | Path) -> dict[str, Budget]:
     """Read a budgets file (``kind: budgets``)."""
-    from .schema import BudgetsFileModel, ExperimentError, _plain, _read_located, validate
+    from .located import plain_data, read_located, validate
+    from .schema import BudgetsFileModel
 
     file = Path(path)
-    root = _read_located(file)
-    model = validate(BudgetsFileModel, _plain(root), root, file)
+    root = read_located(file)
+    model = validate(BudgetsFileModel, plain_data(root), root, file)
     budgets = {name: _from_model(name, b, str(file)) for name, b in model.budgets.items()}
     problems = check_budgets(budgets, file, root, ("budgets",))
     if problems:
@@ -87,7 +88,8 @@ def load_budgets_file(path: str | Path) -> dict[str, Budget]:
 
 
 def check_budgets(budgets: dict[str, Budget], file: Path, root, where: tuple) -> list[Problem]:
-    from .schema import NAME_PATTERN, _at
+    from .located import position
+    from .schema import NAME_PATTERN
 
     import re
 
@@ -96,15 +98,15 @@ def check_budgets(budgets: dict[str, Budget], file: Path, root, where: tuple) ->
         at = where + (name,)
         if not re.match(NAME_PATTERN, name):
             problems.append(Problem(f"budget name {name!r} must match {NAME_PATTERN}", path=".".join(at),
-                                    file=str(file), **_at(root, at, key=True)))
+                                    file=str(file), **position(root, at, key=True)))
         if not budget.is_paper and not budget.deviation.strip():
             problems.append(Problem(f"budget {name!r} departs from the paper's 80,000 iterations and schedule; "
                                     f"describe how in 'deviation' (it is printed and written to sweep.json)",
-                                    path=".".join(at), file=str(file), **_at(root, at)))
+                                    path=".".join(at), file=str(file), **position(root, at)))
         if name == "paper" and not budget.is_paper:
             problems.append(Problem("the budget named 'paper' must be the paper's: 80,000 iterations, "
                                     "schedule paper, batch 128, no lr/half-life overrides",
-                                    path=".".join(at), file=str(file), **_at(root, at)))
+                                    path=".".join(at), file=str(file), **position(root, at)))
     return problems
 
 
@@ -112,13 +114,14 @@ def load_budgets_ref(ref, experiment_file: Path, root, problems: list[Problem]):
     """An experiment's ``budgets:`` entry (a budgets file's path, or an inline mapping)."""
     from pydantic import ValidationError
 
-    from .schema import BudgetModel, ExperimentError, _at, located_problems, resolve_path
+    from .located import located_problems, position
+    from .schema import BudgetModel, resolve_path
 
     if isinstance(ref, str):
         path = resolve_path(ref, experiment_file)
         if not path.is_file():
             problems.append(Problem(f"budgets file {str(path)!r} not found (paths are relative to the experiment "
-                                    f"file)", path="budgets", file=str(experiment_file), **_at(root, ("budgets",))))
+                                    f"file)", path="budgets", file=str(experiment_file), **position(root, ("budgets",))))
             return {}, None
         try:
             return load_budgets_file(path), path
@@ -133,7 +136,7 @@ def load_budgets_ref(ref, experiment_file: Path, root, problems: list[Problem]):
             problems.extend(located_problems(exc, BudgetModel, value, root, experiment_file, ("budgets", name)))
     if not budgets and not problems:
         problems.append(Problem("no budgets defined", path="budgets", file=str(experiment_file),
-                                **_at(root, ("budgets",))))
+                                **position(root, ("budgets",))))
     problems.extend(check_budgets(budgets, experiment_file, root, ("budgets",)))
     return budgets, None
 
