@@ -9,12 +9,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ExperimentError, Problem, SpecError, did_you_mean
+from ..spec.yaml_loc import parse_located, plain
 
 
 def read_located(file: Path):
     """The located YAML tree of ``file``; unreadable or malformed files raise :class:`ExperimentError`."""
-    from ..spec.yaml_loc import parse_located
-
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -31,8 +30,6 @@ def read_located(file: Path):
 
 def plain_data(root) -> Any:
     """The plain Python data of a located tree."""
-    from ..spec.yaml_loc import plain
-
     return plain(root)
 
 
