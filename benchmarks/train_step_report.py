@@ -24,8 +24,8 @@ both modes the loss computes every classifier's cross-entropy in one batched cal
 - **Malloc tuning**: page faults per step drop from thousands to a few hundred and the kernel time they cost
   with them (the last row: the separate-process timing itself is noisier than the effect).
 - **Fused multiscale convs, fused heads**: no clear effect on this shared machine: +-3% in earlier runs, 0-3%
-  faster in a separate 15-round A/B, mixed (0.88-1.10x) in the run of 2026-11-26. The "What paid" rows above
-  give this run's figure. Kept: the same arithmetic in fewer kernels.
+  faster in a separate 15-round A/B, mixed (0.88-1.10x) in a run under load (2026-11-26 06:57). The "What paid"
+  rows above give this run's figure. Kept: the same arithmetic in fewer kernels.
 - **Prefetching the next batch**: a batch takes ~3 ms, ~1% of a step, so there is little to hide. With every
   core busy in the step the prefetch thread takes a core from an OpenMP team, whose barrier then waits for it;
   so it runs only when torch uses fewer threads than there are cores. Within noise either way.
@@ -75,9 +75,10 @@ def render(results: dict) -> str:
     lines = [SECTION, "",
              f"`python benchmarks/train_step.py` ({time.strftime('%Y-%m-%d %H:%M', time.localtime(results['started']))}, "
              f"{results['minutes']:.0f} min): {m['cpu']} ({m.get('simd', '')}), {m['cores']} cores, torch {m['torch']}, "
-             f"batch {BATCH}, synthetic task with augmentation, SGD with momentum. The machine was shared with other "
-             f"jobs: load average (1-min) {m['load_average'][0]:.1f} at the start, {results['load_end'][0]:.1f} at the "
-             f"end; each table gives its own. Every comparison times its sides round-robin in one process and reports "
+             f"batch {BATCH}, synthetic task with augmentation, SGD with momentum. Load average (1-min; it counts "
+             f"the benchmark's own busy threads, so ~1 with one thread and ~2 with two on a quiet machine) "
+             f"{m['load_average'][0]:.1f} at the start, {results['load_end'][0]:.1f} at the end; each table gives its "
+             f"own. Every comparison times its sides round-robin in one process and reports "
              f"medians over rounds; speedups and ratios are medians of per-round ratios (a slow spell hits both sides "
              f"of a round alike).", ""]
     for threads, r in results["per_threads"].items():  # keys are strings once saved as JSON

@@ -12,6 +12,7 @@ BENCHMARKS = ROOT / "benchmarks"
 SCRIPTS = sorted(path.stem for path in BENCHMARKS.glob("*.py"))
 SAVED = [  # (module with render, saved results, docs heading)
     ("inference_report", "inference.json", "## Routed inference"),
+    ("train_step_report", "train-step.json", "## Training step"),
     ("device", "gpu-h200.json", "## On a GPU"),
 ]
 
