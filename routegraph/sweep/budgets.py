@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
+from .located import located_problems, plain_data, position, read_located, validate
 
 PAPER_ITERATIONS = 80_000
 
@@ -74,7 +75,6 @@ def _from_model(name: str, model, source: str) -> Budget:
 
 def load_budgets_file(path: str | Path) -> dict[str, Budget]:
     """Read a budgets file (``kind: budgets``)."""
-    from .located import plain_data, read_located, validate
     from .schema import BudgetsFileModel
 
     file = Path(path)
@@ -88,7 +88,6 @@ def load_budgets_file(path: str | Path) -> dict[str, Budget]:
 
 
 def check_budgets(budgets: dict[str, Budget], file: Path, root, where: tuple) -> list[Problem]:
-    from .located import position
     from .schema import NAME_PATTERN
 
     import re
@@ -114,7 +113,6 @@ def load_budgets_ref(ref, experiment_file: Path, root, problems: list[Problem]):
     """An experiment's ``budgets:`` entry (a budgets file's path, or an inline mapping)."""
     from pydantic import ValidationError
 
-    from .located import located_problems, position
     from .schema import BudgetModel, resolve_path
 
     if isinstance(ref, str):

@@ -188,4 +188,3 @@ def gpu_table_note(runs: list[RunSpec], costs: dict[str, StepCost]) -> str | Non
             "on a GPU, where they take several times less (about 10x on one H200, docs/experiments.md); "
             "--estimate measure times a few steps here, and the speeds logged by this sweep's runs replace "
             "the table on the next start")
-
