@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
-from .located import located_problems, plain_data, position, read_located, validate
+from ..spec.yaml_loc import plain
+from .located import located_problems, position, read_located, validate
 
 PAPER_ITERATIONS = 80_000
 
@@ -79,7 +80,7 @@ def load_budgets_file(path: str | Path) -> dict[str, Budget]:
 
     file = Path(path)
     root = read_located(file)
-    model = validate(BudgetsFileModel, plain_data(root), root, file)
+    model = validate(BudgetsFileModel, plain(root), root, file)
     budgets = {name: _from_model(name, b, str(file)) for name, b in model.budgets.items()}
     problems = check_budgets(budgets, file, root, ("budgets",))
     if problems:

@@ -176,14 +176,10 @@ def gpu_table_note(runs: list[RunSpec], costs: dict[str, StepCost]) -> str | Non
     times faster; ``None`` otherwise."""
     if not any(costs.get(run.id, StepCost(None, "")).source == "table" for run in runs):
         return None
-    devices = {run.config().device for run in runs}
-    if not any(d.startswith("cuda") for d in devices):
-        if "auto" not in devices:
-            return None
-        import torch
+    from ..train.distributed import device_type
 
-        if not torch.cuda.is_available():
-            return None
+    if not any(device_type(device) == "cuda" for device in {run.config().device for run in runs}):
+        return None
     return ("note: the seconds_per_step table was measured on the 2-core CPU reference machine and these runs train "
             "on a GPU, where they take several times less (about 10x on one H200, docs/experiments.md); "
             "--estimate measure times a few steps here, and the speeds logged by this sweep's runs replace "

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ExperimentError, Problem, SpecError, did_you_mean
-from ..spec.yaml_loc import parse_located, plain
+from ..spec.yaml_loc import parse_located
 
 
 def read_located(file: Path):
@@ -26,11 +26,6 @@ def read_located(file: Path):
                             path=p.path, file=p.file, line=p.line, col=p.col, allowed=p.allowed)
                     for p in exc.problems]
         raise ExperimentError(problems) from None
-
-
-def plain_data(root) -> Any:
-    """The plain Python data of a located tree."""
-    return plain(root)
 
 
 def position(root, where: tuple, key: bool = False) -> dict:

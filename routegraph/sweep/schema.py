@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..train.config import K_CPT_SET, METHODS
-from .located import plain_data, position, read_located, validate
+from ..spec.yaml_loc import plain
+from .located import position, read_located, validate
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 #: the 4 values of the paper's k_cpt set the tiers use (spread over the set)
@@ -161,7 +162,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 
     file = Path(path)
     root = read_located(file)
-    data = plain_data(root)
+    data = plain(root)
     if isinstance(data, dict) and data.get("kind") == "budgets":
         raise ExperimentError([Problem("this is a budgets file, not an experiment file; pass an experiment "
                                        "(e.g. experiments/hybrid.yaml) and choose a budget with --budget",
