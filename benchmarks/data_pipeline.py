@@ -180,7 +180,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio augmentation / training step = {result['augment'] / result['step']:.4f}")
     if not args.no_write:
         write_section(args.out, text, SECTION)
-        print(f"updated {args.out}")
     return 0
 
 

@@ -285,7 +285,6 @@ def main(argv=None) -> int:
         print(text)
         if not args.no_docs:
             write_section(Path(args.docs), text, SECTION)
-            print(f"wrote the '## Routed inference' section of {args.docs}")
         return 0
 
     torch.set_num_threads(args.threads)
@@ -349,7 +348,6 @@ def main(argv=None) -> int:
         print(text)
         if not args.no_docs:
             write_section(Path(args.docs), text, SECTION)
-            print(f"wrote the '## Routed inference' section of {args.docs}")
     else:
         print(f"(sections {sorted(needed - set(results))} not run: docs not updated)")
     return 0

@@ -328,7 +328,6 @@ def main(argv=None) -> int:
         print(text)
         if not args.no_docs:
             write_section(args.docs, text, SECTION)
-            print(f"wrote the '{SECTION}' section of {args.docs}")
         return 0
 
     from routegraph.data import load_task
@@ -368,7 +367,6 @@ def main(argv=None) -> int:
     if writes_docs:
         saves.append(ROOT / "docs" / "benchmark-results" / "train-step.json")
         write_section(args.docs, text, SECTION)
-        print(f"wrote the '{SECTION}' section of {args.docs}")
     for path in saves:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=1, default=str))

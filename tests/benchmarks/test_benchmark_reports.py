@@ -22,13 +22,6 @@ def benchmarks_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
 
 
-def docs_section(heading: str) -> str:
-    text = (ROOT / "docs" / "benchmarks.md").read_text()
-    start = text.index(heading + "\n")
-    end = text.find("\n## ", start + len(heading))
-    return text[start:end if end != -1 else len(text)].strip()
-
-
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_every_benchmark_module_imports_and_says_what_it_is(name):
     module = importlib.import_module(name)
@@ -40,7 +33,8 @@ def test_saved_results_render_to_the_docs_section(module, saved, heading):
     results = json.loads((ROOT / "docs" / "benchmark-results" / saved).read_text())
     rendered = importlib.import_module(module).render(results).strip()
     assert rendered.splitlines()[0] == heading
-    assert rendered == docs_section(heading)
+    written = importlib.import_module("docs_section").read_section(ROOT / "docs" / "benchmarks.md", heading)
+    assert written is not None and rendered == written.strip()
 
 
 def test_a_training_goal_needs_three_rounds_for_a_verdict():
