@@ -144,8 +144,13 @@ def union_kinds(root: Any, data: Any, path: list) -> list[str]:
     return kinds
 
 
+def _is_union(root: Any, data: Any, path: list) -> bool:
+    annotation, _ = annotation_at(root, data, path)
+    return annotation is not None and len(_models(annotation)) > 1
+
+
 # ---------------------------------------------------------------- pydantic errors
-def _data_path(loc: tuple, data: Any, error_type: str) -> list:
+def _data_path(loc: tuple, data: Any, error_type: str, root: Any) -> list:
     """Strip union tags out of a pydantic ``loc``, keeping real keys and indices."""
     out: list = []
     cur = data
@@ -153,8 +158,10 @@ def _data_path(loc: tuple, data: Any, error_type: str) -> list:
     for i, element in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(cur, dict):
-            if not tag_used and element == cur.get("kind") and not last:
-                tag_used = True  # discriminated-union tag
+            # A discriminated-union tag, only where the schema has a union: a budgets
+            # file's 'kind: budgets' must not swallow its 'budgets' key.
+            if not tag_used and element == cur.get("kind") and not last and _is_union(root, data, out):
+                tag_used = True
                 continue
             if element in cur or (last and error_type in ("missing", "extra_forbidden")):
                 out.append(element)
@@ -237,7 +244,7 @@ def add_validation_errors(
     failed = tuple(failed)
     groups: dict[tuple, list[dict]] = {}
     for err in exc.errors(include_url=False):
-        path = _data_path(err["loc"], data, err["type"])
+        path = _data_path(err["loc"], data, err["type"], root)
         rel = ".".join(map(str, path))
         if any(rel == f or rel.startswith(f + ".") for f in failed):
             continue

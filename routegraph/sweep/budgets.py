@@ -80,7 +80,12 @@ def load_budgets_file(path: str | Path) -> dict[str, Budget]:
 
     file = Path(path)
     root = read_located(file)
-    model = validate(BudgetsFileModel, plain(root), root, file)
+    data = plain(root)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(kind, str) and kind != "budgets":
+        raise ExperimentError([Problem(f"this is not a budgets file (kind {kind!r})", path="kind", file=str(file),
+                                       allowed="a budgets file says 'kind: budgets'", **position(root, ("kind",)))])
+    model = validate(BudgetsFileModel, data, root, file)
     budgets = {name: _from_model(name, b, str(file)) for name, b in model.budgets.items()}
     problems = check_budgets(budgets, file, root, ("budgets",))
     if problems:

@@ -1,6 +1,9 @@
 """Experiment and budgets files as located YAML, and pydantic's errors turned into
 located problems (``file:line:col: dotted.key: what is wrong (what is allowed)``),
-gathered into one :class:`~routegraph.errors.ExperimentError`."""
+gathered into one :class:`~routegraph.errors.ExperimentError`.
+
+The wording is the spec loader's (:mod:`routegraph.spec.problems`), so a typo reads
+the same in a spec, an experiment file and a budgets file."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ExperimentError, Problem, SpecError, did_you_mean
+from ..errors import ExperimentError, Problem, SpecError
+from ..spec.problems import Problems, add_validation_errors
 from ..spec.yaml_loc import parse_located
 
 
@@ -54,99 +58,11 @@ def validate(model_cls: type[BaseModel], data: Any, root, file: Path) -> Any:
 
 
 def located_problems(exc: ValidationError, model_cls, data, root, file: Path, prefix: tuple = ()) -> list[Problem]:
-    problems = []
-    for err in exc.errors():
-        where = prefix + tuple(p for p in err["loc"] if _is_data_part(p))
-        where = _data_path(data, where[len(prefix):], prefix)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            name = where[-1] if where else "?"
-            allowed = _allowed_keys(model_cls, where[len(prefix):-1], data)
-            hint = did_you_mean(str(name), allowed)
-            message = f"unknown key {name!r}" + (f"; {hint}" if hint else "")
-            problems.append(Problem(message, path=".".join(map(str, where)), file=str(file),
-                                    allowed="allowed: " + ", ".join(allowed) if allowed else "",
-                                    **position(root, where, key=True)))
-        elif kind == "missing":
-            name = where[-1] if where else "?"
-            parent = where[:-1]
-            problems.append(Problem(f"missing required key {name!r}", path=".".join(map(str, parent)),
-                                    file=str(file), **position(root, parent)))
-        else:
-            message = err["msg"]
-            if "input" in err and not isinstance(err["input"], (dict, list)):
-                message += f", got {err['input']!r}"
-            problems.append(Problem(message, path=".".join(map(str, where)), file=str(file), **position(root, where)))
-    # unions report one error per member; keep one per location and message
-    unique, seen = [], set()
-    for p in problems:
-        if (p.path, p.message) not in seen:
-            seen.add((p.path, p.message))
-            unique.append(p)
-    return unique
-
-
-def _is_data_part(part) -> bool:
-    # pydantic adds union member tags such as 'list[float]' or 'function-after[...]' to locations
-    return isinstance(part, int) or not any(c in str(part) for c in "[]()")
-
-
-def _data_path(data, where: tuple, prefix: tuple) -> tuple:
-    """Drop location parts that are union tags rather than keys of the data."""
-    out, node = list(prefix), data
-    for part in where:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part not in ("str", "float", "int", "bool"):
-            out.append(part)  # a missing or unknown key
-            node = None
-        else:
-            continue
-    return tuple(out)
-
-
-def _allowed_keys(model_cls, where: tuple, data) -> list[str]:
-    """The keys a model allows at ``where`` (walking through nested models, dicts and lists)."""
-    annotation = model_cls
-    for part in where:
-        annotation = _step(annotation, part)
-        if annotation is None:
-            return []
-    cls = _model_in(annotation)
-    return [f.alias or n for n, f in cls.model_fields.items()] if cls is not None else []
-
-
-def _step(annotation, part):
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
-        return field.annotation if field is not None else None
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is dict and len(args) == 2:
-        return args[1]
-    if origin is list and args:
-        return args[0]
-    for arg in args:  # unions: the first member that has this part
-        found = _step(arg, part)
-        if found is not None:
-            return found
-    return None
-
-
-def _model_in(annotation) -> type[BaseModel] | None:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (dict, list):
-        return None
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+    """Pydantic's errors of validating ``data`` (the value at ``prefix`` in the located
+    tree ``root``) as located problems, worded as the spec loader words them."""
+    problems = Problems(str(file))
+    located = root
+    for part in prefix:
+        located = located.v[part]
+    add_validation_errors(problems, exc, data, located, model_cls)
+    return problems.problems()

@@ -163,10 +163,15 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     file = Path(path)
     root = read_located(file)
     data = plain(root)
-    if isinstance(data, dict) and data.get("kind") == "budgets":
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "budgets":
         raise ExperimentError([Problem("this is a budgets file, not an experiment file; pass an experiment "
                                        "(e.g. experiments/hybrid.yaml) and choose a budget with --budget",
                                        path="kind", file=str(file), **position(root, ("kind",)))])
+    if isinstance(kind, str) and kind != "experiment":
+        raise ExperimentError([Problem(f"this is not an experiment file (kind {kind!r})", path="kind",
+                                       file=str(file), allowed="an experiment file says 'kind: experiment'",
+                                       **position(root, ("kind",)))])
     model = validate(ExperimentModel, data, root, file)
     problems: list[Problem] = []
 
@@ -197,8 +202,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
         _check_train(group.train, where + ("train",), problem)
         _check_group(group, where, problem)
     budgets, budgets_file = load_budgets_ref(model.budgets, file, root, problems)
-    if problems:
-        raise ExperimentError(problems)
+    if problems:  # in file order, the experiment's own lines before its budgets file's
+        raise ExperimentError(sorted(problems, key=lambda p: (p.file != str(file), p.line, p.col)))
     _check_configs(model, file, root)
     return Experiment(model, file, spec_path, budgets, budgets_file)
 

@@ -45,7 +45,7 @@ groups:
     assert any(m.endswith(".yaml:8:5: groups.0.metod: unknown key 'metod'; did you mean 'method'? "
                           "(allowed: name, method, label, description, tier, spec, set, data, data_options, k_cpt, "
                           "k_cpt_divisor, dynamic_k_cpt, static_exits, train, resources)") for m in messages), messages
-    assert any("groups.0: missing required key 'method'" in m for m in messages), messages
+    assert any("groups.0.method: missing required key 'method'" in m for m in messages), messages
 
 
 def test_budget_settings_are_refused_in_groups_and_experiment(make_experiment):
@@ -72,8 +72,8 @@ def test_group_structure_checks(make_experiment):
     assert "groups.2.name: duplicate group name 'd'" in text
     assert "groups.2.static_exits: 'static_exits' is for method static" in text
     text = str(_error(make_experiment, groups=[{"name": "x", "method": "critic"}]))
-    assert "groups.0.method: Input should be 'static', 'actor', 'pragmatic_critic' or 'optimistic_critic', " \
-           "got 'critic'" in text
+    assert "groups.0.method: must be 'static', 'actor', 'pragmatic_critic' or 'optimistic_critic' " \
+           "(got 'critic')" in text
 
 
 def test_bad_values_of_training_settings_are_reported(make_experiment):
@@ -99,7 +99,7 @@ def test_budgets_need_a_deviation_and_paper_means_the_paper(make_experiment):
 def test_budget_typos_are_located(make_experiment):
     err = _error(make_experiment, budgets={"quick": {"iterations": 0, "schedul": "small", "deviation": "x"}})
     text = str(err)
-    assert "budgets.quick.iterations: Input should be greater than 0" in text
+    assert "budgets.quick.iterations: must be > 0 (got 0)" in text
     assert "budgets.quick.schedul: unknown key 'schedul'; did you mean 'schedule'?" in text
 
 
@@ -112,6 +112,11 @@ def test_unknown_budget_lists_the_known_ones(make_experiment):
     exp = load_experiment(make_experiment())
     with pytest.raises(ConfigError, match=r"unknown budget 'tset'; did you mean 'test'\? \(known in .*: test, test6\)"):
         expand(exp, "tset")
+
+
+def test_an_experiment_is_not_a_budgets_file():
+    with pytest.raises(ExperimentError, match=r"hybrid.yaml:\d+:\d+: kind: this is not a budgets file \(kind 'experiment'\)"):
+        load_budgets_file(ROOT / "experiments" / "hybrid.yaml")
 
 
 def test_shipped_budgets_file():

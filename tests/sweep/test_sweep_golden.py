@@ -1,0 +1,43 @@
+"""Golden error messages of experiment and budgets files: each golden/<case>.yaml must
+fail with exactly golden/<case>.txt (``file:line:col: dotted.path: what is wrong (allowed)``).
+
+Regenerate with ``ROUTEGRAPH_UPDATE_GOLDEN=1 pytest tests/sweep/test_sweep_golden.py``
+(then review the diff). A case whose ``kind`` is ``budgets`` is read as a budgets file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from routegraph.sweep import ExperimentError, load_budgets_file, load_experiment
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CASES = sorted(GOLDEN.glob("*.yaml"))
+UPDATE = os.environ.get("ROUTEGRAPH_UPDATE_GOLDEN") == "1"
+
+
+def _messages(path: Path) -> str:
+    load = load_budgets_file if "\nkind: budgets\n" in path.read_text(encoding="utf-8") else load_experiment
+    with pytest.raises(ExperimentError) as info:
+        load(Path(path.name))  # relative, so the messages do not name this checkout
+    return str(info.value) + "\n"
+
+
+def test_there_are_golden_cases():
+    assert len(CASES) >= 5
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_golden_error_messages(path, monkeypatch):
+    monkeypatch.chdir(GOLDEN)
+    got = _messages(path)
+    expected_file = path.with_suffix(".txt")
+    if UPDATE:
+        expected_file.write_text(got, encoding="utf-8")
+    assert expected_file.exists(), f"no {expected_file.name}: run with ROUTEGRAPH_UPDATE_GOLDEN=1"
+    assert got == expected_file.read_text(encoding="utf-8")
+    for line in got.splitlines():  # file:line:col: dotted.path: message
+        file, line_no, col, rest = line.split(":", 3)
+        assert file == path.name and int(line_no) > 0 and int(col) > 0 and rest.startswith(" ")
