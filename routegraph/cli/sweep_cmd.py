@@ -25,6 +25,8 @@ def add_arguments(parser):
     select.add_argument("--k-cpt", dest="k_cpt", metavar="LIST",
                         help="k_cpt values of routed groups, comma-separated, e.g. 1e-9,4e-9,1.6e-8,6.4e-8 "
                              "(before a group's k_cpt_divisor; static and dynamic-k_cpt runs are not filtered)")
+    select.add_argument("--exits", metavar="LIST",
+                        help="exits of static baselines, comma-separated, e.g. 5,8 (routed runs are not filtered)")
     execution = parser.add_argument_group("execution")
     execution.add_argument("--executor", choices=("local", "ray"), default="local", help="default: local")
     execution.add_argument("--jobs", type=int, default=1,
@@ -77,7 +79,8 @@ def run(args) -> int:
         if mine == []:
             print(f"{exp.name}: no group matches --only {args.only}; skipped")
             continue
-        plans.append((exp, plan_sweep(exp, args.budget, only=mine, tier=args.tier, k_cpt=k_cpt)))
+        plans.append((exp, plan_sweep(exp, args.budget, only=mine, tier=args.tier, k_cpt=k_cpt,
+                                           exits=args.exits)))
     executor = make_executor(args.executor, jobs=args.jobs, threads=args.threads, max_retries=args.max_retries,
                              address=args.address, num_cpus=args.cpus_per_run, num_gpus=args.gpus_per_run,
                              fail_fast=args.fail_fast)

@@ -112,6 +112,25 @@ def parse_k_cpt_list(text: str | Sequence[float] | None) -> list[float] | None:
     return values
 
 
+def _wanted_exits(exits: Sequence[int | str] | str | None, groups: Sequence[GroupModel]) -> list[str] | None:
+    """``"5,8"`` -> ``["5", "8"]``, each one an exit of a selected static group."""
+    if exits is None:
+        return None
+    parts = exits.replace(" ", "").split(",") if isinstance(exits, str) else [str(e) for e in exits]
+    wanted = [p for p in parts if p]
+    known = list(dict.fromkeys(str(e) for g in groups if g.method == "static" for e in g.static_exits or []))
+    if not known:
+        raise ConfigError("--exits selects static baselines, but the selection has no static group")
+    for exit_ in wanted:
+        if exit_ not in known:
+            hint = did_you_mean(exit_, known)
+            raise ConfigError(f"--exits: no static baseline ends at {exit_!r}" + (f"; {hint}" if hint else "")
+                              + f" (static_exits: {', '.join(known)})")
+    if not wanted:
+        raise ConfigError(f"--exits {exits!r}: no values")
+    return wanted
+
+
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-15)
 
@@ -137,7 +156,7 @@ def select_groups(experiment: Experiment, only: Iterable[str] | None, tier: int 
 
 def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] | None = None,
            tier: int | None = None, k_cpt: Sequence[float] | str | None = None,
-           cwd: str | os.PathLike | None = None) -> Plan:
+           exits: Sequence[int | str] | str | None = None, cwd: str | os.PathLike | None = None) -> Plan:
     """The runs of ``experiment`` under ``budget``, restricted to a selection.
 
     - ``only``: group names or patterns (``static,actor``, ``'actor*'``);
@@ -146,7 +165,9 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
       ``k_cpt`` says otherwise;
     - ``k_cpt``: the k_cpt values of routed groups (before a group's
       ``k_cpt_divisor``). Static baselines and the dynamic-k_cpt run are not
-      filtered by k_cpt.
+      filtered by k_cpt;
+    - ``exits``: the exits of static baselines (``"5,8"``); routed runs are
+      not filtered by exit.
     """
     if not isinstance(budget, Budget):
         budget = get_budget(experiment.budgets, budget, f" in {experiment.budgets_file or experiment.file}")
@@ -154,9 +175,11 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
     if wanted is None and tier is not None:
         wanted = list(experiment.model.tier_k_cpt)
     model = experiment.model
+    groups = select_groups(experiment, only, tier)
+    wanted_exits = _wanted_exits(exits, groups)
     runs: list[RunSpec] = []
     spec_cache: dict[Path, tuple[str, dict]] = {}
-    for group in select_groups(experiment, only, tier):
+    for group in groups:
         spec_file = experiment.group_spec(group)
         if spec_file not in spec_cache:
             spec_cache[spec_file] = _read_spec(spec_file)
@@ -173,6 +196,8 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
                       overrides=overrides, data=data, data_options=data_options, resources=resources)
         if group.method == "static":
             for exit_ in group.static_exits or []:
+                if wanted_exits is not None and str(exit_) not in wanted_exits:
+                    continue
                 train = {**base, "k_cpt": 0.0, "static_classifier": str(exit_)}
                 runs.append(_make(train, common, None, None, str(exit_)))
         elif group.dynamic_k_cpt:
@@ -186,6 +211,8 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
                 runs.append(_make({**base, "k_cpt": k}, common, k, value, None))
     _check_unique(runs)
     selection = {"only": list(only) if only else None, "tier": tier, "k_cpt": wanted}
+    if wanted_exits is not None:
+        selection["exits"] = wanted_exits
     if wanted is not None:
         outside = [w for w in wanted if not any(_close(w, k) for k in model.k_cpt_set)]
         selection["k_cpt_outside_set"] = outside

@@ -45,10 +45,11 @@ def default_out(experiment: Experiment) -> Path:
     return Path("runs") / experiment.name
 
 
-def plan_sweep(experiment: str | Path | Experiment, budget: str, *, only=None, tier=None, k_cpt=None) -> Plan:
+def plan_sweep(experiment: str | Path | Experiment, budget: str, *, only=None, tier=None, k_cpt=None,
+               exits=None) -> Plan:
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    return expand(experiment, budget, only=only, tier=tier, k_cpt=k_cpt)
+    return expand(experiment, budget, only=only, tier=tier, k_cpt=k_cpt, exits=exits)
 
 
 def run_sweep(experiment: str | Path | Experiment, budget: str, *, out: str | Path | None = None,
@@ -182,6 +183,8 @@ def _selection_text(plan: Plan) -> str:
         parts.append("only " + ",".join(sel["only"]))
     if sel.get("k_cpt") is not None:
         parts.append("k_cpt " + ",".join(f"{k:g}" for k in sel["k_cpt"]))
+    if sel.get("exits") is not None:
+        parts.append("static exits " + ",".join(sel["exits"]))
     return "; ".join(parts) if parts else "full sweep"
 
 

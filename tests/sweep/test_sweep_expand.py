@@ -70,6 +70,21 @@ def test_tiers_and_k_cpt_selection(experiments):
         expand(hybrid, "small", k_cpt="4e-9,x")
 
 
+def test_exits_selection(experiments):
+    hybrid = experiments["hybrid"]
+    full = {r.static_exit: r.id for r in expand(hybrid, "medium", tier=1).runs if r.group == "static"}
+    plan = expand(hybrid, "medium", tier=1, exits="5, 8")
+    statics = [r for r in plan.runs if r.group == "static"]
+    assert [r.static_exit for r in statics] == ["5", "8"]
+    assert [r.id for r in statics] == [full["5"], full["8"]]  # the same runs as in the full sweep
+    assert sum(r.group != "static" for r in plan.runs) == 5  # routed runs are not filtered by exit
+    assert plan.selection["exits"] == ["5", "8"]
+    with pytest.raises(ConfigError, match=r"--exits: no static baseline ends at '9' \(static_exits: 1, 2, .*, 8\)"):
+        expand(hybrid, "small", exits="9")
+    with pytest.raises(ConfigError, match="no static group"):
+        expand(hybrid, "small", only=["actor"], exits="5")
+
+
 def test_capacity_variants(experiments):
     plan = expand(experiments["capacity"], "small")
     for group, width, divisor in (("actor_w2", 2, 4), ("actor_w3", 3, 9)):
