@@ -15,6 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+from routegraph.viz.geometry import classifier_layers
+from routegraph.viz.runs import load_run_info
+
 
 def load(folders):
     rows = []
@@ -37,9 +40,9 @@ def static_error_at(static, ops):
     return None
 
 
-def print_exit_depths(folders) -> None:
-    """Mean exit depth (routing decisions on the exit's path; the layer index on the chain) per
-    routed evaluation: of MNIST digits and of CIFAR objects on the hybrid task (digits are the
+def print_exit_layers(folders) -> None:
+    """Mean exit layer (the layer index of the exit's classifier, 1-based: layer 8 on the
+    8-layer chain, not its 7 routing decisions) per routed evaluation: of MNIST digits and of CIFAR objects on the hybrid task (digits are the
     classes named '0'..'4'), else of every class, shallowest and deepest class named."""
     header = None
     for folder in folders:
@@ -49,18 +52,19 @@ def print_exit_depths(folders) -> None:
             if config["method"] == "static":
                 continue
             names = data["class_names"]
+            layer_of = classifier_layers(load_run_info(run.parent).graph)
             digits = [i for i, name in enumerate(names) if name.isdigit()]
             if header is None:
-                header = ("| mean exit depth, digits | mean exit depth, objects |" if digits else
-                          "| mean exit depth | shallowest class | deepest class |")
+                header = ("| mean exit layer, digits | mean exit layer, objects |" if digits else
+                          "| mean exit layer | shallowest class | deepest class |")
                 print(f"\n| nets | k_cpt | where {header}")
                 print("|---" * (header.count("|") + 2) + "|")
             for record in data["evaluations"]:
                 depth, count = [0.0] * len(names), [0] * len(names)
-                for info in record["classifiers"].values():
+                for classifier, info in record["classifiers"].items():
                     for k in range(len(depth)):
                         n = info["correct_by_class"][k] + info["incorrect_by_class"][k]
-                        depth[k] += info["depth"] * n  # routing decisions on its path: the layer, on the chain
+                        depth[k] += layer_of[classifier] * n
                         count[k] += n
                 mean = lambda ks: sum(depth[k] for k in ks) / max(sum(count[k] for k in ks), 1)  # noqa: E731
                 if digits:
@@ -112,7 +116,7 @@ def main(folders) -> int:
             cells += ["outside", ""] if ref is None else [f"{ref:.4f}", f"{r['error'] - ref:+.4f}"]
         print(f"| {r['label']} | {r['k_cpt']:.1e} | {r['where']} | {r['error']:.4f} | {r['ops'] / 1e6:.2f} M | "
               + " | ".join(cells) + " |")
-    print_exit_depths(folders)
+    print_exit_layers(folders)
     best = min(static, key=lambda r: r["error"]) if static else None
     if best:
         print(f"\nbest static net: {best['label']} {best['run']}, error {best['error']:.4f} at {best['ops'] / 1e6:.2f} M ops")
