@@ -21,6 +21,7 @@ $RG plot $C10 -o $OUT/cifar10-curves.png --title "CIFAR-10, 3,000 iterations (ti
 $RG render $C10/ac-* --dataflow classes -o $OUT/cifar10-dataflow-classes.png
 $RG render $GPU/ac-* --dataflow classes -o $OUT/hybrid-dataflow-classes.png
 $RG render $CPU/ac-1e-09-42583e --dataflow classes -o $OUT/hybrid-branching-dataflow-classes.png
+$RG render $CPU/ac-4e-09-c9661f --dataflow classes -o $OUT/hybrid-branching-4e-09-dataflow-classes.png
 $RG render $CPU/ac-2e-08-866592 --dataflow classes -o $OUT/hybrid-branching-2e-08-dataflow-classes.png
 $RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
 $PY scripts/results_table.py $GPU $CPU $GPU2 > $OUT/hybrid-table.md
