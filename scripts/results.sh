@@ -26,7 +26,8 @@ $RG render $CPU/ac-2e-08-866592 --dataflow classes -o $OUT/hybrid-branching-2e-0
 $RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
 $PY scripts/results_table.py $GPU $CPU $GPU2 > $OUT/hybrid-table.md
 $PY scripts/results_table.py docs/results/runs/crosscheck-cpu >> $OUT/hybrid-table.md
+$PY scripts/results_table.py docs/results/runs/hybrid-medium-cpu > $OUT/hybrid-medium-table.md
 { $PY scripts/results_table.py $C2; echo; $PY scripts/results_table.py $C10; } > $OUT/cifar-table.md
 $RG report $GPU $CPU $GPU2 -o $OUT/hybrid.html
 $RG report $C2 $C10 -o $OUT/cifar.html
-echo "wrote $OUT/*.png, $OUT/hybrid-table.md, $OUT/cifar-table.md and $OUT/*.html"
+echo "wrote $OUT/*.png, $OUT/hybrid-table.md, $OUT/hybrid-medium-table.md, $OUT/cifar-table.md and $OUT/*.html"
