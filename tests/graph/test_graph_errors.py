@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,11 @@ from hypothesis import strategies as st
 from routegraph.errors import SpecError
 from routegraph.graph import compile_spec
 from routegraph.spec import loads_spec
+from golden_files import check_golden_messages
 from strategies_graphs import routed_spec_dicts
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(GOLDEN.glob("*.yaml"))
-UPDATE = os.environ.get("ROUTEGRAPH_UPDATE_GOLDEN") == "1"
 
 
 def _compile_text(text: str, file: str = "spec.yaml"):
@@ -28,11 +27,7 @@ def _compile_text(text: str, file: str = "spec.yaml"):
 def test_golden_compile_errors(path):
     with pytest.raises(SpecError) as info:
         _compile_text(path.read_text(), path.name)
-    got = str(info.value) + "\n"
-    expected = path.with_suffix(".txt")
-    if UPDATE:
-        expected.write_text(got)
-    assert got == expected.read_text()
+    check_golden_messages(path, str(info.value) + "\n")
 
 
 def test_cycle_is_printed_as_a_chain():

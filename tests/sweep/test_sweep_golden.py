@@ -6,16 +6,15 @@ Regenerate with ``ROUTEGRAPH_UPDATE_GOLDEN=1 pytest tests/sweep/test_sweep_golde
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from routegraph.sweep import ExperimentError, load_budgets_file, load_experiment
+from golden_files import check_golden_messages
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(GOLDEN.glob("*.yaml"))
-UPDATE = os.environ.get("ROUTEGRAPH_UPDATE_GOLDEN") == "1"
 
 
 def _messages(path: Path) -> str:
@@ -32,12 +31,4 @@ def test_there_are_golden_cases():
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
 def test_golden_error_messages(path, monkeypatch):
     monkeypatch.chdir(GOLDEN)
-    got = _messages(path)
-    expected_file = path.with_suffix(".txt")
-    if UPDATE:
-        expected_file.write_text(got, encoding="utf-8")
-    assert expected_file.exists(), f"no {expected_file.name}: run with ROUTEGRAPH_UPDATE_GOLDEN=1"
-    assert got == expected_file.read_text(encoding="utf-8")
-    for line in got.splitlines():  # file:line:col: dotted.path: message
-        file, line_no, col, rest = line.split(":", 3)
-        assert file == path.name and int(line_no) > 0 and int(col) > 0 and rest.startswith(" ")
+    check_golden_messages(path, _messages(path))
