@@ -42,8 +42,9 @@ def static_error_at(static, ops):
 
 def print_exit_layers(folders) -> None:
     """Mean exit layer (the layer index of the exit's classifier, 1-based: layer 8 on the
-    8-layer chain, not its 7 routing decisions) per routed evaluation: of MNIST digits and of CIFAR objects on the hybrid task (digits are the
-    classes named '0'..'4'), else of every class, shallowest and deepest class named."""
+    8-layer chain, not its 7 routing decisions) per routed evaluation: of MNIST digits and of
+    CIFAR objects on the hybrid task (digits are the classes named '0'..'4'), else of every
+    class, shallowest and deepest class named."""
     header = None
     for folder in folders:
         for run in sorted(Path(folder).glob("*/eval.json")):

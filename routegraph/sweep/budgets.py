@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..spec.yaml_loc import plain
-from .located import located_problems, position, read_located, validate
+from .located import check_kind, located_problems, position, read_located, validate
 
 PAPER_ITERATIONS = 80_000
 
@@ -81,10 +81,7 @@ def load_budgets_file(path: str | Path) -> dict[str, Budget]:
     file = Path(path)
     root = read_located(file)
     data = plain(root)
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if isinstance(kind, str) and kind != "budgets":
-        raise ExperimentError([Problem(f"this is not a budgets file (kind {kind!r})", path="kind", file=str(file),
-                                       allowed="a budgets file says 'kind: budgets'", **position(root, ("kind",)))])
+    check_kind(data, root, file, "budgets", "a budgets file")
     model = validate(BudgetsFileModel, data, root, file)
     budgets = {name: _from_model(name, b, str(file)) for name, b in model.budgets.items()}
     problems = check_budgets(budgets, file, root, ("budgets",))

@@ -49,6 +49,15 @@ def position(root, where: tuple, key: bool = False) -> dict:
     return {"line": loc.line, "col": loc.col}
 
 
+def check_kind(data: Any, root, file: Path, kind: str, what: str) -> None:
+    """Refuse, in one line, a file whose ``kind`` is not ``kind`` (validating it would list
+    every key it lacks); ``what`` names the expected file, e.g. ``"a budgets file"``."""
+    found = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(found, str) and found != kind:
+        raise ExperimentError([Problem(f"this is not {what} (kind {found!r})", path="kind", file=str(file),
+                                       allowed=f"{what} says 'kind: {kind}'", **position(root, ("kind",)))])
+
+
 def validate(model_cls: type[BaseModel], data: Any, root, file: Path) -> Any:
     """Validate ``data`` with a pydantic model; turn its errors into located problems."""
     try:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..train.config import K_CPT_SET, METHODS
 from ..spec.yaml_loc import plain
-from .located import position, read_located, validate
+from .located import check_kind, position, read_located, validate
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 #: the 4 values of the paper's k_cpt set the tiers use (spread over the set)
@@ -163,15 +163,11 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     file = Path(path)
     root = read_located(file)
     data = plain(root)
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if kind == "budgets":
+    if isinstance(data, dict) and data.get("kind") == "budgets":
         raise ExperimentError([Problem("this is a budgets file, not an experiment file; pass an experiment "
                                        "(e.g. experiments/hybrid.yaml) and choose a budget with --budget",
                                        path="kind", file=str(file), **position(root, ("kind",)))])
-    if isinstance(kind, str) and kind != "experiment":
-        raise ExperimentError([Problem(f"this is not an experiment file (kind {kind!r})", path="kind",
-                                       file=str(file), allowed="an experiment file says 'kind: experiment'",
-                                       **position(root, ("kind",)))])
+    check_kind(data, root, file, "experiment", "an experiment file")
     model = validate(ExperimentModel, data, root, file)
     problems: list[Problem] = []
 
