@@ -11,6 +11,7 @@ traceback (unless ``--debug``).
   reference lookup failed; the message lists known names and a suggestion.
 - :class:`DataError`: a dataset file is missing, corrupt or of the wrong format.
 - :class:`CheckpointError`: a run directory or checkpoint cannot be used.
+- :class:`TrainingError`: training stopped (a non-finite loss).
 - :class:`ConfigError` (a ``ValueError``): a bad option or training setting.
 - :class:`ExperimentError` (a ``ConfigError``): an experiment or budgets file is
   wrong; located problems like :class:`SpecError`'s.
@@ -68,6 +69,10 @@ class DataError(RouteGraphError, ValueError):
 
 class CheckpointError(RouteGraphError):
     """A run directory or checkpoint is missing or incompatible."""
+
+
+class TrainingError(RouteGraphError):
+    """Training cannot go on (the loss became NaN or infinite)."""
 
 
 class ConfigError(RouteGraphError, ValueError):

@@ -1,16 +1,28 @@
-"""Atomic file writes: write a temporary file beside the target, then rename.
+"""Atomic file writes and directory locks, shared by training, data caches and the sweep.
 
-An interrupted write therefore never leaves a half-written file at the target
-path: readers see either the old file or the new one.
+Atomic writes: write a temporary file beside the target, then rename. An
+interrupted write therefore never leaves a half-written file at the target
+path: readers see either the old file or the new one. The temporary file is
+named ``.<target>~<host>~<pid>~<random>.tmp``; a process killed mid-write
+(``kill -9``) leaves one behind, and the next write of the same target, or
+:func:`remove_stale_temps` on its directory, deletes those whose writer is dead.
+
+Locks (:class:`DirectoryLock`): a file created with ``O_EXCL`` holding the
+owner's pid and host; a lock of a dead process on this host is taken over.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
+
+_TEMP = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~/]+)~(?P<pid>\d+)~[^~/.]+\.tmp$")
 
 
 @contextmanager
@@ -22,7 +34,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}~{_host()}~{os.getpid()}~", suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -36,6 +49,38 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_stale_temps(directory: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Delete temporary files that :func:`atomic_open` left in ``directory`` (for target ``name``,
+    or any) when its writer died; files of live writers, other hosts and other names stay.
+    Returns the paths removed.
+
+    >>> remove_stale_temps("/nonexistent-dir")
+    []
+    """
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    host = _host()
+    for entry in entries:
+        match = _TEMP.match(entry)
+        if match is None or (name is not None and match["name"] != name) or match["host"] != host:
+            continue
+        if pid_alive(match["pid"]):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+            removed.append(Path(directory) / entry)
+        except OSError:
+            pass  # gone already, or not ours to delete
+    return removed
+
+
+def _host() -> str:
+    return socket.gethostname().replace("~", "-")
 
 
 def _umask() -> int:
@@ -59,3 +104,83 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 
     with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
+
+
+# ----------------------------------------------------------------------------- locks
+class LockHeld(Exception):
+    """Raised by :class:`DirectoryLock` when a live process holds the lock; ``holder`` says who."""
+
+    def __init__(self, path: Path, holder: dict):
+        self.path, self.holder = path, holder
+        super().__init__(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')}")
+
+
+class DirectoryLock:
+    """An exclusive lock file (``O_EXCL``) for the life of a ``with`` block.
+
+    A lock left by a dead process on this host (its pid is not alive) is taken over;
+    one held by a live process, or by a process on another host, raises :class:`LockHeld`
+    (callers turn it into their own error message).
+
+    >>> with DirectoryLock("/tmp/rg-doctest.lock"):
+    ...     pass
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.held = False
+
+    def __enter__(self) -> "DirectoryLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = {"pid": os.getpid(), "host": _host(), "started": time.time()}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.holder()
+                if holder.get("host") == me["host"] and not pid_alive(holder.get("pid")):
+                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                if not holder:  # its owner is writing it this instant, or died doing so
+                    if _age(self.path) > 10:
+                        self.path.unlink(missing_ok=True)
+                    else:
+                        time.sleep(0.1)
+                    continue
+                raise LockHeld(self.path, holder) from None
+            with os.fdopen(fd, "w") as handle:
+                json.dump(me, handle)
+            self.held = True
+            return self
+        raise LockHeld(self.path, self.holder())
+
+    def holder(self) -> dict:
+        """The owner recorded in the lock file (empty if none or unreadable)."""
+        try:
+            data = json.loads(self.path.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def __exit__(self, *exc) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def pid_alive(pid) -> bool:
+    """Whether process ``pid`` exists on this host (a pid we may not signal counts as alive)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -32,11 +32,10 @@ def add_arguments(parser):
 def run(args) -> int:
     import torch
 
-    from ..data import load_task
     from ..errors import ConfigError
     from ..infer import route
     from ..infer.calibrate import calibrate, router_table
-    from ..train.rundir import load_run
+    from ..train.rundir import load_run, load_run_task
     from .options import parse_key_values
 
     if args.threads:
@@ -45,8 +44,7 @@ def run(args) -> int:
         raise ConfigError(f"--budget-ops must be positive, got {args.budget_ops}")
     run_ = load_run(args.run)
     config, graph, model = run_.config, run_.graph, run_.model
-    options = {**config.get("data_options", {}), **parse_key_values(args.data_option, "--data-option")}
-    task = load_task(args.data or config["data"], args.data_dir, **options)
+    task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
     args.split = "test"  # held out from training
     images, labels = task.images(args.split), task.labels(args.split)
     # a random (seeded) order: the test splits are sorted by source or class, so --limit must not take a prefix

@@ -12,14 +12,12 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from ..data import load_task
     from ..train.evaluate import evaluate
-    from ..train.rundir import load_run, write_evaluations
+    from ..train.rundir import load_run, load_run_task, write_evaluations
 
     run_ = load_run(args.run)
     config = run_.config
-    options = {**config.get("data_options", {}), **parse_key_values(args.data_option, "--data-option")}
-    task = load_task(args.data or config["data"], args.data_dir, **options)
+    task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
     k_values = args.k_cpt or (config["k_cpt_set"] if config["dynamic_k_cpt"] else [config["k_cpt"]])
     records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
     write_evaluations(run_.path, config["run_id"], task.class_names, records)

@@ -16,8 +16,8 @@ mmap=True)`` (no pickled code; image tensors are memory-mapped, not read)::
     test_images     float16 [M, 3, 32, 32]
     test_labels     int64 [M]
 
-Loading checks the format tag, shapes, and that the labels' per-class counts
-match the stored counts.
+Loading checks the format tag, shapes, that every image value is finite, and
+that the labels' per-class counts match the stored counts.
 """
 from __future__ import annotations
 
@@ -77,6 +77,10 @@ class Task:
             images, labels = self.images(split), self.labels(split)
             if images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
                 raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected float16/float32 [N, 3, 32, 32]")
+            bad = _non_finite(images)
+            if bad:
+                raise DataError(f"{where}: {split} images hold {bad} non-finite value(s) (NaN or inf); the data is "
+                                f"corrupt - rebuild it with 'routegraph data prepare {self.name} --force'")
             if labels.dtype != torch.int64 or labels.shape != (len(images),):
                 raise DataError(f"{where}: {split} labels are {labels.dtype} {tuple(labels.shape)}; expected int64 [{len(images)}]")
             if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
@@ -90,6 +94,20 @@ class Task:
                         f"{self.name} --force'"
                     )
 
+    def check_input_shape(self, dims, what: str = "the network's input") -> None:
+        """Raise :class:`DataError` unless ``dims`` (C, H, W) is the shape of this task's images.
+
+        >>> from routegraph.data import load_task
+        >>> load_task("synthetic", n_train=10, n_test=10).check_input_shape((3, 16, 16))
+        Traceback (most recent call last):
+        ...
+        routegraph.errors.DataError: the network's input shape is [3, 16, 16], but the images of task 'synthetic' are [3, 32, 32]; write the spec's input as [3, 32, 32]
+        """
+        found = list(self.train_images.shape[1:])
+        if list(dims) != found:
+            raise DataError(f"{what} shape is {list(dims)}, but the images of task {self.name!r} are {found}; "
+                            f"write the spec's input as {found}")
+
     def summary(self) -> str:
         """Per-class counts as a small table."""
         train, test = self.counts("train"), self.counts("test")
@@ -100,6 +118,13 @@ class Task:
             lines.append(f"{i:>2}  {name:<{width}}  {train[i]:>7}  {test[i]:>6}  {flip}")
         lines.append(f"{'total':<{width + 4}}  {sum(train):>7}  {sum(test):>6}")
         return "\n".join(lines)
+
+
+def _non_finite(images: torch.Tensor, chunk: int = 4096) -> int:
+    """Count NaN/inf values, a chunk at a time (a memory-mapped cache is not read in whole at once)."""
+    if not images.is_floating_point():
+        return 0
+    return sum(int((~torch.isfinite(images[i:i + chunk])).sum()) for i in range(0, len(images), chunk))
 
 
 def save_task(task: Task, path: Path) -> None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..io import atomic_write_json
+from ..io import DirectoryLock, LockHeld, atomic_write_json
 
 SWEEP_FORMAT = "routegraph.sweep/1"
 INDEX = "sweep.json"
@@ -170,48 +170,20 @@ def finish_attempt(out: Path, run_id: str, **info) -> None:
 
 # ----------------------------------------------------------------------------- the lock
 class SweepLock:
-    """One sweep at a time per output folder (``<out>/.sweep/lock``); stale locks of dead local processes are taken over."""
+    """One sweep at a time per output folder (``<out>/.sweep/lock``); stale locks of dead local
+    processes are taken over (the shared :class:`routegraph.io.DirectoryLock`)."""
 
     def __init__(self, out: Path):
         self.path = Path(out) / BOOKKEEPING / "lock"
-        self.held = False
+        self._lock = DirectoryLock(self.path)
 
     def __enter__(self) -> "SweepLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder and holder.get("host") == me["host"] and not _alive(holder.get("pid")):
-                    self.path.unlink(missing_ok=True)  # stale: its process is gone
-                    continue
-                raise ConfigError(f"another sweep (pid {holder.get('pid')} on {holder.get('host')}) is writing "
-                                  f"{self.path.parent.parent}; wait for it, or delete {self.path} if it is gone") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(me, handle)
-            self.held = True
-            return self
-        raise ConfigError(f"cannot take the sweep lock {self.path}")
-
-    def _holder(self) -> dict:
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return {}
+            self._lock.__enter__()
+        except LockHeld as exc:
+            raise ConfigError(f"another sweep (pid {exc.holder.get('pid')} on {exc.holder.get('host')}) is writing "
+                              f"{self.path.parent.parent}; wait for it, or delete {self.path} if it is gone") from None
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
+        self._lock.__exit__(*exc)

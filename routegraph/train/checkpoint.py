@@ -1,6 +1,17 @@
-"""Checkpoints: written atomically, loaded with ``weights_only=True``."""
+"""Checkpoints: written atomically, loaded with ``weights_only=True``, checked on load.
+
+A checkpoint is one flat dict (format ``routegraph.checkpoint/2``): ``iteration``,
+``model``, ``optimizer``, ``config`` (the TrainConfig), ``graph_sha256`` (the
+fingerprint of the compiled graph the model was built from), ``run`` (the data
+settings of the run) and ``sha256``, a digest of everything else. The digest
+covers the contents, not the file's bytes: a flipped byte in a tensor or in a
+setting is reported on load instead of being trained on. Format ``/1`` files
+(no digest, no fingerprint) still load.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import torch
@@ -8,16 +19,23 @@ import torch
 from ..errors import CheckpointError
 from ..io import atomic_torch_save
 
-FORMAT = "routegraph.checkpoint/1"
+FORMAT = "routegraph.checkpoint/2"
+READABLE = (FORMAT, "routegraph.checkpoint/1")
+REQUIRED = {"iteration": int, "model": dict, "optimizer": dict}
 
 
-def save_checkpoint(path: str | Path, trainer) -> None:
-    """Save model, optimiser and loop state through a temp file and a rename."""
-    atomic_torch_save({"format": FORMAT, **trainer.state_dict()}, path)
+def save_checkpoint(path: str | Path, trainer, run: dict | None = None) -> None:
+    """Save model, optimiser and loop state (plus ``run``, the run's data settings) through a
+    temp file and a rename."""
+    state = {"format": FORMAT, **trainer.state_dict(), "graph_sha256": graph_fingerprint(trainer.model.graph),
+             "run": dict(run or {})}
+    state["sha256"] = content_digest(state)
+    atomic_torch_save(state, path)
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint safely (tensors and plain containers only)."""
+    """Load a checkpoint safely (tensors and plain containers only) and check it: format,
+    the entries training needs, and the content digest. Any fault is a :class:`CheckpointError`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint here (train first, or check --out)")
@@ -25,6 +43,58 @@ def load_checkpoint(path: str | Path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in READABLE:
         raise CheckpointError(f"{path}: not a routegraph checkpoint (expected format {FORMAT!r})")
+    for key, kind in REQUIRED.items():
+        if not isinstance(state.get(key), kind):
+            raise CheckpointError(f"{path}: damaged checkpoint: {key!r} is missing or not a {kind.__name__}")
+    if state["format"] == FORMAT:
+        stored = state.pop("sha256", None)
+        if stored != content_digest(state):
+            raise CheckpointError(f"{path}: damaged checkpoint: its contents do not match the checksum stored "
+                                  "with them (a flipped or truncated byte); resume from another copy, or retrain")
     return state
+
+
+def load_model_state(model, state: dict, path: str | Path) -> None:
+    """``model.load_state_dict(state["model"])``, with a clear error when the checkpoint was
+    trained on another network (missing, unexpected or differently shaped weights)."""
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise CheckpointError(f"{path}: the checkpoint does not fit this network (another spec or settings?): "
+                              f"{detail[:300]}") from None
+
+
+def graph_fingerprint(graph) -> str:
+    """sha256 of a compiled graph's JSON form: equal exactly when the computation is the same."""
+    blob = json.dumps(graph.to_json(), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def content_digest(state) -> str:
+    """sha256 over a nested structure of dicts, lists, tensors and scalars, in order
+    (independent of how ``torch.save`` lays the file out)."""
+    digest = hashlib.sha256()
+    _feed(digest, state)
+    return digest.hexdigest()
+
+
+def _feed(digest, obj) -> None:
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())  # a view: no copy
+    elif isinstance(obj, dict):
+        digest.update(f"D{len(obj)}|".encode())
+        for key, value in obj.items():
+            _feed(digest, key)
+            _feed(digest, value)
+    elif isinstance(obj, (list, tuple)):
+        digest.update(f"L{len(obj)}|".encode())
+        for value in obj:
+            _feed(digest, value)
+    else:
+        digest.update(f"{type(obj).__name__}:{obj!r}|".encode())

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
-from ..io import atomic_write_json
+from ..errors import CheckpointError
+from ..io import atomic_write_json, atomic_write_text
 
 
 class Hook:
@@ -46,7 +48,9 @@ class MetricsLogger(Hook):
     """Appends one JSON line per ``every`` iterations to ``metrics.jsonl``.
 
     On resume, lines past the resumed iteration (written after the last
-    checkpoint) are dropped first, so the log matches an uninterrupted run.
+    checkpoint) are dropped first, so the log matches an uninterrupted run. A torn
+    last line (the process was killed while writing it) is dropped with a warning;
+    a damaged line elsewhere is a :class:`CheckpointError`.
     """
 
     def __init__(self, path: str | Path, every: int = 50):
@@ -54,9 +58,25 @@ class MetricsLogger(Hook):
 
     def on_fit_start(self, trainer):
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("iteration", 0) <= trainer.iteration]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line, record in self._records() if record.get("iteration", 0) <= trainer.iteration]
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+
+    def _records(self) -> list[tuple[str, dict]]:
+        lines = [(n, line) for n, line in enumerate(self.path.read_text().splitlines(), 1) if line.strip()]
+        records = []
+        for index, (number, line) in enumerate(lines):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                if index == len(lines) - 1:  # killed mid-write: the line is incomplete
+                    warnings.warn(f"{self.path}:{number}: dropped a torn last line ({exc})", stacklevel=2)
+                    break
+                raise CheckpointError(f"{self.path}:{number}: damaged metrics line ({exc}); "
+                                      "remove or repair it to resume") from None
+            records.append((line, record))
+        return records
 
     def write(self, record: dict) -> None:
         with self.path.open("a") as handle:
@@ -68,17 +88,18 @@ class MetricsLogger(Hook):
 
 
 class Checkpointer(Hook):
-    """Saves ``checkpoint.pt`` every ``every`` iterations and at the end (atomically)."""
+    """Saves ``checkpoint.pt`` every ``every`` iterations and at the end (atomically);
+    ``run`` (the run's data settings) is stored with it, for resume to compare."""
 
-    def __init__(self, path: str | Path, every: int = 500):
-        self.path, self.every = Path(path), every
+    def __init__(self, path: str | Path, every: int = 500, run: dict | None = None):
+        self.path, self.every, self.run = Path(path), every, run
 
     def on_step_end(self, trainer, stats):
         if self.every and trainer.iteration % self.every == 0:
-            trainer.save(self.path)
+            trainer.save(self.path, self.run)
 
     def on_fit_end(self, trainer):
-        trainer.save(self.path)
+        trainer.save(self.path, self.run)
 
 
 class PeriodicEvaluation(Hook):

@@ -25,12 +25,13 @@ same computation, which is why :meth:`Trainer._dense_step` reads no value on the
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Iterable
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingError
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext, device_type
 from .cuda_graph import GraphedStep, sgd_momentum_step
@@ -80,17 +81,19 @@ class Trainer:
         return {"iteration": self.iteration, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "config": self.config.to_json()}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+    def load_state_dict(self, state: dict, path="checkpoint") -> None:
+        from .checkpoint import load_model_state
+
+        load_model_state(self.model, state, path)
         self.optimizer.load_state_dict(state["optimizer"])  # new momentum buffers: capture again
         self.iteration = int(state["iteration"])
         if self._graphed is not None:
             self._graphed.reset()
 
-    def save(self, path) -> None:
+    def save(self, path, run: dict | None = None) -> None:
         from .checkpoint import save_checkpoint
 
-        save_checkpoint(path, self)
+        save_checkpoint(path, self, run)
 
     # -- loop --------------------------------------------------------------
     def fit(self, until: int | None = None) -> "Trainer":
@@ -104,6 +107,12 @@ class Trainer:
         try:
             while self.iteration < stop:
                 stats = self.step()
+                if not math.isfinite(stats["loss"]):
+                    # stop before any hook runs: the checkpoint on disk keeps the last finite weights
+                    raise TrainingError(
+                        f"the training loss is {stats['loss']} at iteration {self.iteration + 1}: training "
+                        "diverged (try a smaller --lr) or the data holds non-finite values; stopped, and the "
+                        "last checkpoint (if any) was kept")
                 self.iteration += 1
                 for hook in self.hooks:
                     hook.on_step_end(self, stats)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 from ..errors import CheckpointError, ConfigError
 from ..io import atomic_write_json
 from .config import TrainConfig
-from .rundir import RUN_FORMAT, read_json, write_evaluations
+from .rundir import RUN_FORMAT, run_lock, write_evaluations
 
 SHORT = {"static": "sr", "actor": "ac", "pragmatic_critic": "pc", "optimistic_critic": "oc"}
 
@@ -75,19 +76,32 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
 def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", data_dir=None,
               data_options: dict | None = None, overrides: dict | None = None, resume: bool = False,
               progress: bool = True, label: str | None = None) -> RunResult:
-    from ..data import load_task
-    from ..nn.model import build_model
-    from .checkpoint import load_checkpoint
-    from .distributed import context_from_env, globalize_batch_norm
-    from .evaluate import evaluate
-    from .hooks import Checkpointer, MetricsLogger, PeriodicEvaluation, ProgressBar
-    from .loop import Trainer
-    from .strategies import strategy_from_config
+    """Train (or with ``resume`` continue) the run in ``out``; see the module docstring.
+
+    Rank 0 holds the run directory's lock (:func:`run_lock`) throughout, so a second
+    training into the same ``out`` is refused instead of interleaving with this one."""
+    from .distributed import context_from_env
 
     out = Path(out)
     dist = context_from_env(config.dist_backend, config.device)
     if config.batch_size % dist.world_size:
         raise ConfigError(f"the global batch size {config.batch_size} must be divisible by the {dist.world_size} processes")
+    with run_lock(out) if dist.is_main else nullcontext():
+        return _train_locked(spec_path, out, config, dist, data=data, data_dir=data_dir, data_options=data_options,
+                             overrides=overrides, resume=resume, progress=progress, label=label)
+
+
+def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
+                  resume, progress, label) -> RunResult:
+    from ..data import load_task
+    from ..nn.model import build_model
+    from .checkpoint import load_checkpoint
+    from .distributed import globalize_batch_norm
+    from .evaluate import evaluate
+    from .hooks import Checkpointer, MetricsLogger, PeriodicEvaluation, ProgressBar
+    from .loop import Trainer
+    from .strategies import strategy_from_config
+
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not resume:
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
@@ -95,6 +109,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         torch.set_num_threads(config.threads)
     task = load_task(data, data_dir, **(data_options or {}))
     graph, classifier, overrides = prepare_graph(spec_path, overrides, config, task.num_classes)
+    task.check_input_shape(graph.input_shape.dims, "the spec's input")
     spec_text = Path(spec_path).read_text()
     record = {
         "format": RUN_FORMAT,
@@ -119,11 +134,15 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         "batch_size_per_rank": config.batch_size // dist.world_size,
         "train": config.to_json(),
     }
-    if resume and (out / "config.json").exists():
-        previous = read_json(out / "config.json")
-        if previous.get("run_id") != record["run_id"] and _without_iterations(previous) != _without_iterations(record):
-            raise CheckpointError(f"{out}: --resume with different settings than the run was started with "
-                                  f"(run {previous.get('run_id')}, now {record['run_id']})")
+    run_settings = {k: record[k] for k in RUN_SETTINGS}
+    state = None
+    if resume and checkpoint.exists():  # checked before anything in out is rewritten
+        state = load_checkpoint(checkpoint)
+        differences = resume_differences(state, graph, config, run_settings)
+        if differences:
+            raise CheckpointError(f"{out}: --resume with different settings than the run was started with: "
+                                  + "; ".join(differences) + ". Resume with the original settings, or train into "
+                                  "another --out")
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", record)
@@ -137,12 +156,13 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
     if dist.is_main:  # only rank 0 writes
         logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
         held_out = validation_indices(len(task.test_labels), config.eval_examples)
-        hooks = [ProgressBar(disable=not progress), logger, Checkpointer(checkpoint, config.checkpoint_every),
+        hooks = [ProgressBar(disable=not progress), logger,
+                 Checkpointer(checkpoint, config.checkpoint_every, run=run_settings),
                  PeriodicEvaluation(task.test_images[held_out], task.test_labels[held_out], config.eval_every,
                                     logger, k_cpt=_middle_k(config))]
     trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
-    if resume and checkpoint.exists():
-        trainer.load_state_dict(load_checkpoint(checkpoint))
+    if state is not None:
+        trainer.load_state_dict(state, checkpoint)
     trainer.fit()
     evaluations = []
     if dist.is_main:
@@ -151,6 +171,42 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         write_evaluations(out, record["run_id"], task.class_names, evaluations)
     dist.barrier()
     return RunResult(out, record, evaluations)
+
+
+# Settings that do not change what is computed: resuming under other values is fine.
+# (More iterations continue the run; with the small schedule they also stretch its half-lives.)
+NOT_COMPARED = SPEED_ONLY + ("iterations", "resolved_schedule", "log_every", "eval_every", "eval_examples",
+                             "checkpoint_every")
+RUN_SETTINGS = ("data", "data_options", "class_names")  # stored in the checkpoint beside the TrainConfig
+
+
+def resume_differences(state: dict, graph, config: TrainConfig, run_settings: dict) -> list[str]:
+    """What differs between a checkpoint and the run about to resume from it, in ways that change
+    the computation: the compiled graph (by fingerprint), the training settings, the data.
+    Checkpoints older than format /2 hold no fingerprint or data settings; those are not compared.
+
+    >>> resume_differences({"config": TrainConfig(k_cpt=1e-7).to_json()}, None, TrainConfig(k_cpt=1e-6), {})
+    ['k_cpt (1e-07 in the checkpoint, now 1e-06)']
+    """
+    from .checkpoint import graph_fingerprint
+
+    found = []
+    if "graph_sha256" in state and state["graph_sha256"] != graph_fingerprint(graph):
+        found.append("the compiled graph (the spec or its parameters changed since the run started)")
+    stored = _plain({**TrainConfig().to_json(), **(state.get("config") or {})})  # defaults for settings added since
+    now = _plain(config.to_json())
+    for key in sorted(set(stored) | set(now)):
+        if key not in NOT_COMPARED and stored.get(key) != now.get(key):
+            found.append(f"{key} ({stored.get(key)!r} in the checkpoint, now {now.get(key)!r})")
+    stored_run = state.get("run") or {}
+    for key in RUN_SETTINGS:
+        if key in stored_run and _plain(stored_run[key]) != _plain(run_settings.get(key)):
+            found.append(f"{key} ({stored_run[key]!r} in the checkpoint, now {run_settings.get(key)!r})")
+    return found
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, default=str))
 
 
 def validation_indices(count: int, limit: int = 0) -> torch.Tensor:
@@ -178,9 +234,3 @@ def _label(config: TrainConfig) -> str:
 
 def _middle_k(config: TrainConfig):
     return config.k_cpt_set[len(config.k_cpt_set) // 2] if config.dynamic_k_cpt else config.k_cpt
-
-
-def _without_iterations(record: dict) -> dict:
-    drop = {"iterations", "run_id"}
-    train = {k: v for k, v in record.get("train", {}).items() if k not in ("iterations", "resolved_schedule")}
-    return {**{k: v for k, v in record.items() if k not in drop}, "train": train}

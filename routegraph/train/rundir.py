@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..graph.compiled import CompiledGraph
-from ..io import atomic_write_json
+from ..io import DirectoryLock, LockHeld, atomic_write_json, remove_stale_temps
 
 RUN_FORMAT = "routegraph.run/1"
+LOCK = ".lock"
 
 
 @dataclass
@@ -51,11 +54,56 @@ def load_run(path: str | Path, *, with_model: bool = True) -> Run:
         from ..nn.model import build_model
         from .checkpoint import load_checkpoint
 
+        from .checkpoint import load_model_state
+
         run.model = build_model(graph)
-        state = load_checkpoint(path / "checkpoint.pt")
-        run.model.load_state_dict(state["model"])
+        load_model_state(run.model, load_checkpoint(path / "checkpoint.pt"), path / "checkpoint.pt")
         run.model.eval()
     return run
+
+
+@contextmanager
+def run_lock(path: str | Path) -> Iterator[Path]:
+    """Hold ``RUN/.lock`` while training writes the run directory: a second training into it
+    is refused (a lock of a dead process is taken over). On taking it, temporary files that
+    a killed writer left in the directory are removed. A directory this call created and
+    nothing filled is removed again."""
+    path = Path(path)
+    created = not path.exists()
+    try:
+        with DirectoryLock(path / LOCK):
+            remove_stale_temps(path)
+            yield path
+    except LockHeld as exc:
+        raise CheckpointError(f"{path}: another training (pid {exc.holder.get('pid')} on {exc.holder.get('host')}) "
+                              f"is writing this run directory; wait for it to finish, or choose another --out "
+                              f"(delete {exc.path} if that process is gone)") from None
+    finally:
+        if created and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dict | None = None):
+    """The task to evaluate (or calibrate) ``run`` on: the run's own by default, or ``data``.
+    Refused with a :class:`ConfigError` when its classes differ from the run's (the run's
+    classifiers would be scored against other labels, and its records in eval.json replaced),
+    or its images do not fit the network's input."""
+    from ..data import load_task
+
+    config = run.config
+    task = load_task(data or config["data"], data_dir, **{**config.get("data_options", {}), **(options or {})})
+    trained = config.get("class_names")
+    if trained is not None and list(trained) != list(task.class_names):
+        raise ConfigError(f"task {task.name!r} has classes {_names(task.class_names)}, but run {config.get('run_id')} "
+                          f"was trained on {config.get('data')!r} with classes {_names(trained)}; "
+                          "evaluate it on a task with the same classes")
+    task.check_input_shape(run.graph.input_shape.dims)
+    return task
+
+
+def _names(names, limit: int = 12) -> str:
+    names = list(names)
+    return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"
 
 
 def read_evaluations(path: Path) -> dict:
