@@ -106,6 +106,27 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         torch.save(obj, handle)
 
 
+def read_json_lines(path: str | os.PathLike) -> tuple[list[tuple[str, dict]], str | None]:
+    """The JSON objects of a ``.jsonl`` file, each with its line, and a note if a torn last line
+    (a writer killed, or still writing) was left out. A bad line elsewhere is a
+    :class:`~routegraph.errors.CheckpointError` naming ``file:line``."""
+    from .errors import CheckpointError
+
+    lines = [(n, line) for n, line in enumerate(Path(path).read_text().splitlines(), 1) if line.strip()]
+    records = []
+    for index, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if index == len(lines) - 1:
+                return records, f"{path}:{number}: dropped a torn last line ({exc})"
+            raise CheckpointError(f"{path}:{number}: damaged line ({exc}); remove or repair it") from None
+        records.append((line, record))
+    return records, None
+
+
 # ----------------------------------------------------------------------------- locks
 class LockHeld(Exception):
     """Raised by :class:`DirectoryLock` when a live process holds the lock; ``holder`` says who."""

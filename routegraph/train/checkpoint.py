@@ -21,21 +21,28 @@ from ..io import atomic_torch_save
 
 FORMAT = "routegraph.checkpoint/2"
 READABLE = (FORMAT, "routegraph.checkpoint/1")
-REQUIRED = {"iteration": int, "model": dict, "optimizer": dict}
+KINDS = {"iteration": int, "model": dict, "optimizer": dict}
+FOR_RESUME = ("model", "optimizer", "iteration")
 
 
 def save_checkpoint(path: str | Path, trainer, run: dict | None = None) -> None:
     """Save model, optimiser and loop state (plus ``run``, the run's data settings) through a
     temp file and a rename."""
-    state = {"format": FORMAT, **trainer.state_dict(), "graph_sha256": graph_fingerprint(trainer.model.graph),
-             "run": dict(run or {})}
+    write_checkpoint(path, {**trainer.state_dict(), "graph_sha256": graph_fingerprint(trainer.model.graph),
+                            "run": dict(run or {})})
+
+
+def write_checkpoint(path: str | Path, state: dict) -> None:
+    """Write ``state`` (at least ``model``) atomically as a checkpoint, with format tag and digest."""
+    state = {"format": FORMAT, **state}
     state["sha256"] = content_digest(state)
     atomic_torch_save(state, path)
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint safely (tensors and plain containers only) and check it: format,
-    the entries training needs, and the content digest. Any fault is a :class:`CheckpointError`."""
+def load_checkpoint(path: str | Path, need: tuple[str, ...] = ("model",)) -> dict:
+    """Load a checkpoint safely (tensors and plain containers only) and check it: format, the
+    content digest, and the entries in ``need`` (resuming needs :data:`FOR_RESUME`). Any fault is
+    a :class:`CheckpointError`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint here (train first, or check --out)")
@@ -45,14 +52,14 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(state, dict) or state.get("format") not in READABLE:
         raise CheckpointError(f"{path}: not a routegraph checkpoint (expected format {FORMAT!r})")
-    for key, kind in REQUIRED.items():
-        if not isinstance(state.get(key), kind):
-            raise CheckpointError(f"{path}: damaged checkpoint: {key!r} is missing or not a {kind.__name__}")
     if state["format"] == FORMAT:
         stored = state.pop("sha256", None)
         if stored != content_digest(state):
             raise CheckpointError(f"{path}: damaged checkpoint: its contents do not match the checksum stored "
                                   "with them (a flipped or truncated byte); resume from another copy, or retrain")
+    for key in need:
+        if not isinstance(state.get(key), KINDS[key]):
+            raise CheckpointError(f"{path}: damaged checkpoint: {key!r} is missing or not a {KINDS[key].__name__}")
     return state
 
 

@@ -10,8 +10,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..errors import CheckpointError
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text, read_json_lines
 
 
 class Hook:
@@ -58,25 +57,11 @@ class MetricsLogger(Hook):
 
     def on_fit_start(self, trainer):
         if self.path.exists():
-            kept = [line for line, record in self._records() if record.get("iteration", 0) <= trainer.iteration]
+            records, torn = read_json_lines(self.path)
+            if torn:
+                warnings.warn(torn, stacklevel=2)
+            kept = [line for line, record in records if record.get("iteration", 0) <= trainer.iteration]
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
-
-    def _records(self) -> list[tuple[str, dict]]:
-        lines = [(n, line) for n, line in enumerate(self.path.read_text().splitlines(), 1) if line.strip()]
-        records = []
-        for index, (number, line) in enumerate(lines):
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as exc:
-                if index == len(lines) - 1:  # killed mid-write: the line is incomplete
-                    warnings.warn(f"{self.path}:{number}: dropped a torn last line ({exc})", stacklevel=2)
-                    break
-                raise CheckpointError(f"{self.path}:{number}: damaged metrics line ({exc}); "
-                                      "remove or repair it to resume") from None
-            records.append((line, record))
-        return records
 
     def write(self, record: dict) -> None:
         with self.path.open("a") as handle:

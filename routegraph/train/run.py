@@ -95,7 +95,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
                   resume, progress, label) -> RunResult:
     from ..data import load_task
     from ..nn.model import build_model
-    from .checkpoint import load_checkpoint
+    from .checkpoint import FOR_RESUME, load_checkpoint
     from .distributed import globalize_batch_norm
     from .evaluate import evaluate
     from .hooks import Checkpointer, MetricsLogger, PeriodicEvaluation, ProgressBar
@@ -137,7 +137,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     run_settings = {k: record[k] for k in RUN_SETTINGS}
     state = None
     if resume and checkpoint.exists():  # checked before anything in out is rewritten
-        state = load_checkpoint(checkpoint)
+        state = load_checkpoint(checkpoint, FOR_RESUME)
         differences = resume_differences(state, graph, config, run_settings)
         if differences:
             raise CheckpointError(f"{out}: --resume with different settings than the run was started with: "

@@ -93,7 +93,7 @@ def write_run(path: Path, model, *, dynamic: bool, k_cpt=None, n_test: int = 64)
     """A minimal run directory (docs/run-format.md) holding ``model``, on the synthetic task."""
     import json
 
-    from routegraph.train.checkpoint import FORMAT
+    from routegraph.train.checkpoint import write_checkpoint
 
     path.mkdir(parents=True, exist_ok=True)
     config = {
@@ -106,5 +106,5 @@ def write_run(path: Path, model, *, dynamic: bool, k_cpt=None, n_test: int = 64)
     }
     (path / "config.json").write_text(json.dumps(config))
     (path / "compiled.json").write_text(model.graph.dumps())
-    torch.save({"format": FORMAT, "model": model.state_dict()}, path / "checkpoint.pt")
+    write_checkpoint(path / "checkpoint.pt", {"model": model.state_dict()})
     return path

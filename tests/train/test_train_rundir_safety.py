@@ -13,7 +13,7 @@ import torch
 from routegraph.cli.main import main
 from routegraph.errors import CheckpointError, ConfigError, DataError, TrainingError
 from routegraph.train import TrainConfig
-from routegraph.train.checkpoint import FORMAT, load_checkpoint
+from routegraph.train.checkpoint import load_checkpoint, write_checkpoint
 from routegraph.train.rundir import load_run
 from routegraph.train.run import train_run
 
@@ -121,9 +121,12 @@ def test_a_checkpoint_of_another_spec_is_a_clean_error(trained, tmp_path):
 
 def test_a_checkpoint_without_model_is_a_clean_error(trained, tmp_path):
     run = _copy_run(trained, tmp_path)
-    torch.save({"format": FORMAT, "iteration": 2, "optimizer": {}}, run / "checkpoint.pt")
+    write_checkpoint(run / "checkpoint.pt", {"iteration": 2, "optimizer": {}})
     with pytest.raises(CheckpointError, match="'model' is missing"):
         load_run(run)
+    with pytest.raises(CheckpointError, match="'optimizer' is missing"):  # resuming needs the optimizer too
+        write_checkpoint(run / "checkpoint.pt", {"iteration": 2, "model": {}})
+        _train(run, resume=True)
 
 
 def test_flipped_bytes_in_a_checkpoint_are_detected(trained, tmp_path):
@@ -150,7 +153,7 @@ def test_a_torn_last_metrics_line_is_dropped_with_a_warning(tmp_path):
     assert [json.loads(line)["iteration"] for line in metrics.read_text().splitlines()] == [1, 2, 3, 4]
     lines = metrics.read_text().splitlines()
     metrics.write_text("\n".join([lines[0], "garbage", *lines[1:]]) + "\n")  # damage that is no torn line
-    with pytest.raises(CheckpointError, match=r"metrics.jsonl:2: damaged metrics line"):
+    with pytest.raises(CheckpointError, match=r"metrics.jsonl:2: damaged line"):
         _train(tmp_path / "run", CONFIG.with_(iterations=5), resume=True)
 
 
