@@ -18,6 +18,7 @@ the layer whose output it routes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Union
@@ -304,6 +305,17 @@ class CompiledGraph:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1)
+
+    def fingerprint(self) -> str:
+        """sha256 of the graph without where it was written (``source``, every ``loc``): equal
+        for graphs that compute the same thing, whatever file, line or comment they came from."""
+        def strip(value):
+            if isinstance(value, dict):
+                return {k: strip(v) for k, v in value.items() if k not in ("source", "loc")}
+            return [strip(v) for v in value] if isinstance(value, list) else value
+
+        blob = json.dumps(strip(self.to_json()), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _plain(obj) -> dict:

@@ -11,7 +11,6 @@ setting is reported on load instead of being trained on. Format ``/1`` files
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -28,7 +27,7 @@ FOR_RESUME = ("model", "optimizer", "iteration")
 def save_checkpoint(path: str | Path, trainer, run: dict | None = None) -> None:
     """Save model, optimiser and loop state (plus ``run``, the run's data settings) through a
     temp file and a rename."""
-    write_checkpoint(path, {**trainer.state_dict(), "graph_sha256": graph_fingerprint(trainer.model.graph),
+    write_checkpoint(path, {**trainer.state_dict(), "graph_sha256": trainer.model.graph.fingerprint(),
                             "run": dict(run or {})})
 
 
@@ -73,12 +72,6 @@ def load_model_state(model, state: dict, path: str | Path) -> None:
         detail = " ".join(line.strip() for line in first[:3])
         raise CheckpointError(f"{path}: the checkpoint does not fit this network (another spec or settings?): "
                               f"{detail[:300]}") from None
-
-
-def graph_fingerprint(graph) -> str:
-    """sha256 of a compiled graph's JSON form: equal exactly when the computation is the same."""
-    blob = json.dumps(graph.to_json(), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def content_digest(state) -> str:

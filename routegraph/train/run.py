@@ -188,10 +188,8 @@ def resume_differences(state: dict, graph, config: TrainConfig, run_settings: di
     >>> resume_differences({"config": TrainConfig(k_cpt=1e-7).to_json()}, None, TrainConfig(k_cpt=1e-6), {})
     ['k_cpt (1e-07 in the checkpoint, now 1e-06)']
     """
-    from .checkpoint import graph_fingerprint
-
     found = []
-    if "graph_sha256" in state and state["graph_sha256"] != graph_fingerprint(graph):
+    if "graph_sha256" in state and state["graph_sha256"] != graph.fingerprint():
         found.append("the compiled graph (the spec or its parameters changed since the run started)")
     stored = _plain({**TrainConfig().to_json(), **(state.get("config") or {})})  # defaults for settings added since
     now = _plain(config.to_json())

@@ -11,7 +11,6 @@ docs/run-format.md.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +19,7 @@ from typing import Iterable
 
 from ..errors import CheckpointError, ConfigError
 from ..graph.compiled import CompiledGraph
+from ..io import read_json_lines
 
 # The same as routegraph.train.rundir, which is not imported: routegraph.train
 # imports torch, and drawing pictures must not wait seconds for it.
@@ -105,8 +105,7 @@ class RunInfo:
     @cached_property
     def graph_key(self) -> str:
         """Equal for runs of the same network (compiled graph), whatever file it came from."""
-        data = {k: v for k, v in self.graph.to_json().items() if k != "source"}
-        return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        return self.graph.fingerprint()
 
     @cached_property
     def metrics(self) -> list[dict]:
@@ -114,20 +113,7 @@ class RunInfo:
         file = self.path / "metrics.jsonl"
         if not file.exists():
             return []
-        lines = file.read_text().splitlines()
-        out = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if number == len(lines):
-                    break
-                raise CheckpointError(f"{file}:{number}:{exc.colno}: invalid JSON ({exc.msg})") from None
-            if isinstance(record, dict):
-                out.append(record)
-        return out
+        return [record for _, record in read_json_lines(file)[0]]
 
     @property
     def training_log(self) -> list[dict]:

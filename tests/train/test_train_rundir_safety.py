@@ -77,6 +77,8 @@ def test_resume_after_the_spec_was_edited_in_place_is_refused(tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(open(SPEC).read())
     _train(tmp_path / "run", spec=spec)
+    spec.write_text("# a comment moves every line; the computation stays\n" + open(SPEC).read())
+    _train(tmp_path / "run", CONFIG.with_(iterations=3), spec=spec, resume=True)
     # not a parameter, and no weight changes shape: config.json's spec_params stay equal and the old
     # weights load, but the first router's two choices now mean the opposite
     edited = open(SPEC).read().replace("sinks: [l1.exit, l2.conv]", "sinks: [l2.conv, l1.exit]")
