@@ -31,7 +31,7 @@ from typing import Iterable
 
 import torch
 
-from ..errors import ConfigError, TrainingError
+from ..errors import CheckpointError, ConfigError, TrainingError
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext, device_type
 from .cuda_graph import GraphedStep, sgd_momentum_step
@@ -85,7 +85,10 @@ class Trainer:
         from .checkpoint import load_model_state
 
         load_model_state(self.model, state, path)
-        self.optimizer.load_state_dict(state["optimizer"])  # new momentum buffers: capture again
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])  # new momentum buffers: capture again
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{path}: the optimizer state does not fit this network ({exc})") from None
         self.iteration = int(state["iteration"])
         if self._graphed is not None:
             self._graphed.reset()

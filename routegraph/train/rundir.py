@@ -70,15 +70,20 @@ def run_lock(path: str | Path) -> Iterator[Path]:
     nothing filled is removed again."""
     path = Path(path)
     created = not path.exists()
+    lock = DirectoryLock(path / LOCK)
     try:
-        with DirectoryLock(path / LOCK):
-            remove_stale_temps(path)
-            yield path
+        lock.__enter__()
     except LockHeld as exc:
         raise CheckpointError(f"{path}: another training (pid {exc.holder.get('pid')} on {exc.holder.get('host')}) "
                               f"is writing this run directory; wait for it to finish, or choose another --out "
                               f"(delete {exc.path} if that process is gone)") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write the run directory ({exc.strerror or exc})") from None
+    try:
+        remove_stale_temps(path)
+        yield path
     finally:
+        lock.__exit__(None, None, None)
         if created and path.is_dir() and not any(path.iterdir()):
             path.rmdir()
 

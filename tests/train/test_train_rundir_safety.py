@@ -119,6 +119,21 @@ def test_a_checkpoint_of_another_spec_is_a_clean_error(trained, tmp_path):
     (run / "checkpoint.pt").write_bytes((wide / "checkpoint.pt").read_bytes())
     with pytest.raises(CheckpointError, match="does not fit this network"):
         load_run(run)
+    with pytest.raises(CheckpointError, match="the compiled graph"):  # resume: caught by the fingerprint
+        _train(run, resume=True)
+
+
+def test_a_trainer_refuses_an_optimizer_state_of_another_network(tmp_path):
+    from routegraph.data import load_task
+    from routegraph.nn import build_model
+    from routegraph.train import Actor, Trainer
+    from tiny_graphs import tiny_chain
+
+    model = build_model(tiny_chain(classes=10, size=32))
+    trainer = Trainer(model, Actor(k_cpt=1e-7), load_task("synthetic", **OPTIONS), config=CONFIG)
+    state = {"iteration": 1, "model": model.state_dict(), "optimizer": {"state": {}, "param_groups": []}}
+    with pytest.raises(CheckpointError, match="optimizer state does not fit"):
+        trainer.load_state_dict(state, "ck.pt")
 
 
 def test_a_checkpoint_without_model_is_a_clean_error(trained, tmp_path):
@@ -182,6 +197,25 @@ def test_temp_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path):
     other.write_text("")
     _train(out)
     assert sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp")) == sorted([mine.name, other.name])
+
+
+def test_a_write_removes_the_stale_temp_files_of_its_own_target_only(tmp_path):
+    from routegraph.io import atomic_write_text, remove_stale_temps
+
+    host, dead = socket.gethostname(), _dead_pid()
+    stale = {name: tmp_path / f".{name}~{host}~{dead}~abc123.tmp" for name in ("a.json", "b.json")}
+    elsewhere = tmp_path / f".a.json~another-host~{dead}~abc123.tmp"  # its pid means nothing here
+    for path in [*stale.values(), elsewhere]:
+        path.write_text("half")
+    atomic_write_text(tmp_path / "a.json", "{}")
+    assert not stale["a.json"].exists() and stale["b.json"].exists() and elsewhere.exists()
+    assert remove_stale_temps(tmp_path) == [stale["b.json"]] and elsewhere.exists()
+
+
+def test_a_run_directory_that_cannot_be_written_is_a_clean_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CheckpointError, match="cannot write the run directory"):
+        _train(tmp_path / "file" / "run")
 
 
 # ----------------------------------------------------------------------------- NaN
