@@ -105,7 +105,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
         "spec_params": graph.params,
         "overrides": overrides,
         "static_classifier": classifier,
-        "static_depth": graph.params.get("static_depth") if classifier else None,
+        "static_layer": graph.params.get("static_layer") if classifier else None,  # layer index, not decisions
         "k_cpt": None if config.dynamic_k_cpt else config.k_cpt,
         "dynamic_k_cpt": config.dynamic_k_cpt,
         "k_cpt_set": list(config.k_cpt_set),
