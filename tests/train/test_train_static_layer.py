@@ -24,3 +24,17 @@ def test_config_records_the_layer_of_the_static_classifier(tmp_path, exit_number
     assert saved["static_layer"] == classifier_layers(routed)[classifier] == exit_number
     compiled = json.loads((tmp_path / "compiled.json").read_text())
     assert compiled["params"]["static_layer"] == exit_number
+
+
+def test_evaluation_reports_layer_index_not_decisions(tmp_path, capsys):
+    """eval.json and the `evaluate` table give each classifier its layer index: the static net
+    of tiny_chain's last classifier is at layer 3 (it makes no decisions; the routed path has 2)."""
+    from routegraph.cli.evaluate_cmd import print_table
+
+    config = TrainConfig(method="static", static_classifier="3", iterations=1, batch_size=16)
+    result = train_run(SPEC, tmp_path, config, data_options={"n_train": 64, "n_test": 16}, progress=False)
+    (record,) = result.evaluations
+    assert record["classifiers"]["l3.exit"]["layer"] == 3 and record["classifiers"]["l3.exit"]["depth"] == 0
+    print_table(result.evaluations, result.config)
+    (row,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("l3.exit")]
+    assert row[1] == "3"

@@ -9,9 +9,7 @@ from routegraph.viz.runs import NoRunsError, find_runs, load_run_info
 
 
 def legend_texts(fig):
-    """The entries of the figure's one legend (figure legends sit beside the axes)."""
-    (legend,) = fig.legends or [ax.get_legend() for ax in fig.axes if ax.get_legend()]
-    return [t.get_text() for t in legend.get_texts()]
+    return [t.get_text() for t in viz_fakes.figure_legend(fig).get_texts()]
 
 
 def curve_lines(fig):

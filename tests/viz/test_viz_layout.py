@@ -32,11 +32,6 @@ def overlap(a, b) -> bool:
     return min(a.x1, b.x1) - max(a.x0, b.x0) > TOLERANCE and min(a.y1, b.y1) - max(a.y0, b.y0) > TOLERANCE
 
 
-def the_legend(fig):
-    (legend,) = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
-    return legend
-
-
 def check_layout(fig, *, min_axes=(1.0, 0.6)):
     """The layout rules, on the drawn figure (see the module docstring)."""
     renderer, bounds = drawn(fig)
@@ -93,7 +88,7 @@ def test_dataflow_layout(n_rows, classes, variant):
     ax = fig.axes[0]
     # every row has at least the height of a circle: the axes did not shrink with the legend
     assert ax.get_window_extent(renderer).height / fig.dpi >= 0.8 * n_rows
-    legend = the_legend(fig)
+    legend = viz_fakes.figure_legend(fig)
     entries = [t.get_text() for t in legend.get_texts()]
     if variant == "classes":
         assert entries[:classes] == rows[0].class_names  # every class, none cut after the 7th
@@ -124,13 +119,13 @@ def test_curves_layout(tmp_path, chain, n_curves):
                            label=f"actor variant {i} with a long descriptive label" if n_curves > 1 else None)
     fig = curves_figure(accuracy_efficiency_curves(find_runs([tmp_path])), title="Accuracy/efficiency")
     check_layout(fig, min_axes=(4.0, 2.5))
-    assert len(the_legend(fig).get_texts()) == n_curves
+    assert len(viz_fakes.figure_legend(fig).get_texts()) == n_curves
 
 
 def test_training_figure_layout(experiment):
     fig = training_figure(load_run_info(experiment / "ac-2e-09"))
     check_layout(fig)
-    assert [t.get_text() for t in the_legend(fig).get_texts()] == ["training batches", "validation"]
+    assert [t.get_text() for t in viz_fakes.figure_legend(fig).get_texts()] == ["training batches", "validation"]
 
 
 # ---------------------------------------------------------------- over training (a colour bar, no legend)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from routegraph.graph import compile_spec, static_baseline
 from routegraph.graph.compiled import CompiledGraph
+from routegraph.graph.layering import classifier_layers
 from routegraph.spec.schema import Spec
 
 ROUTER = [{"kind": "linear", "features": 4}, {"kind": "relu"}]
@@ -86,7 +87,7 @@ def synthetic_evaluation(graph: CompiledGraph, k_cpt: float | None, *, n: int = 
         incorrect = [v - c for v, c in zip(by_class, correct)]
         path = graph.path(classifier)
         record["classifiers"][classifier] = {
-            "depth": len(path.decisions), "path_ops": int(path.ops), "count": count,
+            "layer": classifier_layers(graph)[classifier], "depth": len(path.decisions), "path_ops": int(path.ops), "count": count,
             "fraction": count / n, "accuracy": sum(correct) / count if count else None,
             "correct_by_class": correct, "incorrect_by_class": incorrect,
         }
@@ -166,3 +167,9 @@ def make_experiment(root: Path, graph: CompiledGraph | None = None) -> list[Path
     paths += [make_run(root, f"cr-{k:.0e}", graph, method="pragmatic_critic", k_cpt=k, seed=3) for k in (1e-9, 4e-9)]
     paths.append(make_run(root, "ac-dyn", graph, method="actor", k_cpt=None, dynamic=True))
     return paths
+
+
+def figure_legend(fig):
+    """The one legend of a figure (a figure legend beside the axes, or an axes' own)."""
+    (legend,) = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return legend
