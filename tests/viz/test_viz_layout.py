@@ -117,7 +117,9 @@ def test_curves_layout(tmp_path, chain, n_curves):
     for i in range(n_curves):
         viz_fakes.make_run(tmp_path, f"r{i}", chain, k_cpt=1e-9 * (i + 1),
                            label=f"actor variant {i} with a long descriptive label" if n_curves > 1 else None)
-    fig = curves_figure(accuracy_efficiency_curves(find_runs([tmp_path])), title="Accuracy/efficiency")
+    curves = accuracy_efficiency_curves(find_runs([tmp_path]))
+    assert len({c.color for c in curves}) == n_curves  # colours do not run out (14 curves raised StopIteration)
+    fig = curves_figure(curves, title="Accuracy/efficiency")
     check_layout(fig, min_axes=(4.0, 2.5))
     assert len(viz_fakes.figure_legend(fig).get_texts()) == n_curves
 
