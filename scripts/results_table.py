@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from routegraph.viz.geometry import classifier_layers
+from routegraph.graph.layering import classifier_layers
 from routegraph.viz.runs import load_run_info
 
 

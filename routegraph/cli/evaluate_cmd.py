@@ -32,7 +32,7 @@ def print_table(records: list[dict], config: dict) -> None:
         k = "-" if record["k_cpt"] is None else f"{record['k_cpt']:.3g}"
         print(f"{config['run_id']}  k_cpt={k}  error={record['error_rate']:.4f}  "
               f"mean ops={record['mean_ops']:.4g} ({record['mean_ops'] / record['full_ops']:.1%} of the deepest path)  n={record['n']}")
-        print(f"  {'classifier':<24} {'depth':>5} {'path ops':>12} {'fraction':>9} {'accuracy':>9}")
+        print(f"  {'classifier':<24} {'layer':>5} {'path ops':>12} {'fraction':>9} {'accuracy':>9}")
         for name, c in record["classifiers"].items():
             acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.4f}"
-            print(f"  {name:<24} {c['depth']:>5} {c['path_ops']:>12,} {c['fraction']:>9.3f} {acc:>9}")
+            print(f"  {name:<24} {c['layer']:>5} {c['path_ops']:>12,} {c['fraction']:>9.3f} {acc:>9}")

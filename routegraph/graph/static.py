@@ -3,6 +3,8 @@
 The baseline for a classifier keeps exactly the nodes on that classifier's
 path and drops every junction and router: on the chain, the baseline for the
 exit after layer n is "the first n layers plus that classifier" of the paper.
+Its ``params`` name the routed graph (``static_of``) and the classifier's layer
+index there (``static_layer``, n on the chain; see :mod:`.layering`).
 
 >>> from routegraph import load_spec, compile_spec              # doctest: +SKIP
 >>> routed = compile_spec(load_spec("specs/chain_8layer.yaml"))  # doctest: +SKIP
@@ -14,6 +16,7 @@ from dataclasses import replace
 
 from ..errors import unknown_name
 from .compiled import CompiledGraph, PathInfo, Region
+from .layering import STATIC_LAYER, classifier_layers
 
 
 def static_baseline(graph: CompiledGraph, classifier: str) -> CompiledGraph:
@@ -28,7 +31,9 @@ def static_baseline(graph: CompiledGraph, classifier: str) -> CompiledGraph:
                   classifier=classifier, ops=ops, children=(), leaves=1)
     only_path = PathInfo(classifier=classifier, region=0, decisions=(), regions=(0,),
                          nodes=root.nodes, junctions=(), ops=ops)
-    params = {**graph.params, "static_of": graph.name, "static_depth": len(path.decisions)}
+    # The layer index the classifier has in the routed network (not its number of routing
+    # decisions: l7.exit and l8.exit of the chain both have 7).
+    params = {**graph.params, "static_of": graph.name, STATIC_LAYER: classifier_layers(graph)[classifier]}
     return replace(graph, name=f"{graph.name}.static.{classifier}", nodes=nodes, junctions=(),
                    regions=(root,), paths=(only_path,), params=params, k_cpt_input=False)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from ..graph.layering import classifier_layers
 from ..nn.model import RoutedNetwork
 from ..routing import RoutingPlan, inference_policy, path_ops, routed_leaf
 
@@ -58,12 +59,14 @@ def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes:
         "classifiers": {},
         "junctions": {},
     }
+    layers = classifier_layers(graph)
     for index, classifier in enumerate(plan.classifiers):
         here = leaves == index
         count = int(here.sum())
         path = graph.path(classifier)
         record["classifiers"][classifier] = {
-            "depth": len(path.decisions),
+            "layer": layers[classifier],  # from the graph's regions (a static net: its layer in the routed one)
+            "depth": len(path.decisions),  # routing decisions on the path (l7.exit and l8.exit: 7 each)
             "path_ops": int(path.ops),
             "count": count,
             "fraction": count / n if n else 0.0,

@@ -120,7 +120,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "spec_params": graph.params,
         "overrides": overrides,
         "static_classifier": classifier,
-        "static_depth": graph.params.get("static_depth") if classifier else None,
+        "static_layer": graph.params.get("static_layer") if classifier else None,  # layer index, not decisions
         "k_cpt": None if config.dynamic_k_cpt else config.k_cpt,
         "dynamic_k_cpt": config.dynamic_k_cpt,
         "k_cpt_set": list(config.k_cpt_set),

@@ -22,7 +22,6 @@ _LAZY = {
     "render_dataflow": "dataflow",
     "dataflow_glyphs": "geometry",
     "tree_layout": "geometry",
-    "classifier_layers": "geometry",
     "glyph_radius": "geometry",
     "accuracy_efficiency_curves": "curves",
     "curves_figure": "curves",

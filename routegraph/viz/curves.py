@@ -20,9 +20,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from .layout import fit_axes_row, legend_columns
 from .render import new_figure, save_figure
 from .runs import NoRunsError, RunInfo
 from .style import color_cycle, format_k_cpt, format_ops, method_display_name, method_key
+
+PLOT_SIZE = (5.6, 3.8)  # inches: the data area of the curves plot
+PANEL_SIZE = (2.3, 1.7)  # inches: each training-curve panel
 
 X_LABEL = "Mean op count (multiply-accumulates per example)"
 Y_LABEL = "Error rate (test set)"
@@ -102,7 +106,8 @@ def accuracy_efficiency_curves(runs: list[RunInfo]) -> list[Curve]:
 
 def curves_figure(curves: list[Curve], *, title: str | None = None, log_x: bool = False,
                   annotate: bool | None = None):
-    """Error rate against mean op count, one line per curve (a matplotlib Figure)."""
+    """Error rate against mean op count, one line per curve (a matplotlib Figure); the legend
+    sits at the right in room of its own, however many curves and however long their names."""
     fig = new_figure(7.0, 4.6)
     ax = fig.add_subplot()
     total = sum(len(c.points) for c in curves)
@@ -135,9 +140,11 @@ def curves_figure(curves: list[Curve], *, title: str | None = None, log_x: bool 
     ax.grid(True, lw=0.4, alpha=0.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.legend(fontsize=8, frameon=False, loc="best")
     if title:
         ax.set_title(title, fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    fit_axes_row(fig, [ax], [PLOT_SIZE], legend={"handles": handles, "labels": labels,
+                                                 "ncols": legend_columns(len(handles), PLOT_SIZE[1])})
     return fig
 
 
@@ -158,7 +165,7 @@ def training_figure(run: RunInfo):
     if not log and not history:
         return None
     fig = new_figure(9.0, 2.6)
-    axes = fig.subplots(1, 3)
+    axes = list(fig.subplots(1, 3))
     its = [m["iteration"] for m in log]
     panels = (("loss", "Training loss"), ("error", "Error rate"), ("mean_ops", "Mean op count"))
     for ax, (key, name) in zip(axes, panels):
@@ -177,6 +184,6 @@ def training_figure(run: RunInfo):
             ax.yaxis.set_major_formatter(lambda value, _pos: format_ops(value))
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    if history:
-        axes[1].legend(fontsize=7, frameon=False)
+    handles, labels = axes[1].get_legend_handles_labels()
+    fit_axes_row(fig, axes, [PANEL_SIZE] * 3, legend={"handles": handles, "labels": labels} if history else None)
     return fig

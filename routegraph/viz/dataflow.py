@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..graph.compiled import CompiledGraph
-from .geometry import Glyph, check_variant, classifier_layers, dataflow_glyphs, tree_layout
+from ..graph.layering import classifier_layers, has_static_layer
+from .geometry import Glyph, check_variant, dataflow_glyphs, tree_layout
+from .layout import fit_axes_row, legend_columns
 from .render import new_figure
 from .runs import NoRunsError, RunInfo
 from .style import CORRECT_COLOR, EMPTY_COLOR, INCORRECT_COLOR, class_colors, format_k_cpt, method_display_name
@@ -36,7 +38,7 @@ class DataflowRow:
     label: str  # e.g. "Actor nets"
     class_names: list[str]
     run: str = ""
-    layer_offset: int = 0  # static baselines: shift to the layer their classifier sits at
+    layer_offset: int = 0  # static baselines saved without static_layer: shift to their classifier's layer
 
 
 def dataflow_rows(runs: list[RunInfo], k_cpt: float | None = None) -> list[DataflowRow]:
@@ -62,11 +64,14 @@ def dataflow_rows(runs: list[RunInfo], k_cpt: float | None = None) -> list[Dataf
 
 
 def _static_offset(run: RunInfo, runs: list[RunInfo]) -> int:
-    """Shift a static baseline's single circle to the layer its classifier has in the routed
-    network: found in a routed run of the same spec if one is drawn too, else its number of
-    junction decisions (the layer index on a chain, but for the last classifier)."""
+    """0 for a static baseline that records its layer index (``static_layer``). One saved
+    before that has only its number of routing decisions, one short of the layer index for
+    a classifier that shares its region with layers (the chain's last): take the index from
+    a routed run of the same spec drawn with it, whose path holds the same nodes."""
     classifier = run.config.get("static_classifier")
-    own = classifier_layers(run.graph).get(classifier, 1) if classifier in run.graph.classifiers else 1
+    if has_static_layer(run.graph) or classifier not in run.graph.classifiers:
+        return 0
+    own = classifier_layers(run.graph)[classifier]
     nodes = {n.name for n in run.graph.nodes}
     for other in runs:
         if other.method == "static" or other.context()["spec"] != run.context()["spec"] or not other.evaluations:
@@ -74,8 +79,7 @@ def _static_offset(run: RunInfo, runs: list[RunInfo]) -> int:
         graph = other.graph
         if classifier in graph.classifiers and set(graph.path(classifier).nodes) == nodes:
             return classifier_layers(graph)[classifier] - own
-    depth = run.config.get("static_depth")
-    return max(1, int(depth)) - own if depth is not None else 0
+    return 0
 
 
 def _row_labels(rows: list[DataflowRow]) -> list[str]:
@@ -160,10 +164,9 @@ def dataflow_figure(rows: list[DataflowRow], variant: str = "accuracy", *, title
     def plot_y(base: float, height: float, slot: float) -> float:
         return base + (height - 1 - slot) + 0.5
 
-    n_layers = max_layer - min_layer + 1
+    # inches per data unit (one layer, one y slot); the figure is sized around it (fit_axes_row)
     unit = 0.85 if total_height <= 12 else max(0.28, 11.0 / total_height)
-    legend_width = 2.3 if variant == "classes" else 2.6
-    fig = new_figure(n_layers * unit + 1.6 + legend_width, total_height * unit + 1.1)
+    fig = new_figure(4.0, 3.0)
     ax = fig.add_subplot()
     colors = [CORRECT_COLOR, INCORRECT_COLOR] if variant == "accuracy" else class_colors(len(class_names))
     many = sum(len(gs) for _, _, gs, _ in placed) / len(placed) > 12
@@ -191,9 +194,10 @@ def dataflow_figure(rows: list[DataflowRow], variant: str = "accuracy", *, title
                         color="#555555")
         centers.append(base + layout.height / 2)
     ax.add_collection(PatchCollection(patches, match_original=True, zorder=3))
-    ax.set_xlim(min_layer - 0.6, max_layer + 0.6)
-    ax.set_ylim(-0.3, total_height + 0.1)
-    ax.set_aspect("equal")
+    xlim, ylim = (min_layer - 0.6, max_layer + 0.6), (-0.3, total_height + 0.1)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")  # circles stay round; the data area below has exactly this ratio
     ax.set_xticks(range(min_layer, max_layer + 1))
     ax.set_yticks(centers, labels)
     ax.tick_params(axis="y", length=0, labelsize=8)
@@ -211,10 +215,12 @@ def dataflow_figure(rows: list[DataflowRow], variant: str = "accuracy", *, title
                               label=f"< {threshold:.1%} of examples\n(drawn at minimum size)"))
     if any_empty:
         handles.append(Line2D([], [], marker="o", ls="none", mfc="none", mec=EMPTY_COLOR, ms=6, label="no examples"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
-              title="area ∝ fraction of\ntest examples", title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
+    size = ((xlim[1] - xlim[0]) * unit, (ylim[1] - ylim[0]) * unit)
+    fit_axes_row(fig, [ax], [size], legend={
+        "handles": handles, "title": "area ∝ fraction of\ntest examples", "title_fontsize": 8,
+        "alignment": "left", "ncols": legend_columns(len(handles), size[1] + 0.6)})
     return fig
 
 

@@ -2,10 +2,11 @@
 
 Each classifier sits at its *layer index* (x) and a tree position (y).
 
-- A region is *layer-bearing* if it owns a node other than a classifier. The
-  layer index of a region counts the layer-bearing regions from the root down
-  to it; a classifier takes the index of its region. On the 8-layer chain the
-  classifier after layer n gets index n.
+- The layer index comes from the compiled graph (:mod:`routegraph.graph.layering`):
+  it counts the layer-bearing regions (regions owning a node other than a
+  classifier) from the root down to the classifier's region. On the 8-layer
+  chain the classifier after layer n gets index n; a static baseline keeps the
+  index its classifier has in the routed network.
 - The tree drawn is that of layer-bearing regions (the *anchors*); every
   classifier hangs at its nearest anchor. Leaves of the anchor tree get
   consecutive y slots (one per classifier hanging there), and a parent sits at
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError, did_you_mean
 from ..graph.compiled import CompiledGraph
+from ..graph.layering import layer_bearing, region_layers
 
 VARIANTS = ("accuracy", "classes")
 
@@ -79,38 +81,18 @@ def check_variant(variant: str) -> str:
     return variant
 
 
-def _bearing(graph: CompiledGraph, region: int) -> bool:
-    return any(graph.node(n).kind != "classifier" for n in graph.regions[region].nodes)
-
-
-def region_layers(graph: CompiledGraph) -> dict[int, int]:
-    """Layer index of every region (regions are stored parents first)."""
-    index: dict[int, int] = {}
-    parent_of = {c: r.id for r in graph.regions for c in r.children}
-    for region in graph.regions:
-        above = index[parent_of[region.id]] if region.id in parent_of else 0
-        index[region.id] = above + (1 if _bearing(graph, region.id) else 0)
-    return index
-
-
-def classifier_layers(graph: CompiledGraph) -> dict[str, int]:
-    """Layer index of every classifier (1-based on the chain)."""
-    layers = region_layers(graph)
-    return {p.classifier: layers[p.region] for p in graph.paths}
-
-
 def tree_layout(graph: CompiledGraph) -> TreeLayout:
     """Lay classifiers out as a tree over layer-bearing regions; see the module docstring."""
     layers = region_layers(graph)
     parent_of = {c: r.id for r in graph.regions for c in r.children}
 
     def anchor_of(region: int) -> int:
-        while not _bearing(graph, region) and region in parent_of:
+        while not layer_bearing(graph, region) and region in parent_of:
             region = parent_of[region]
         return region
 
     root = anchor_of(0)
-    anchors = sorted({root} | {r.id for r in graph.regions if _bearing(graph, r.id)})
+    anchors = sorted({root} | {r.id for r in graph.regions if layer_bearing(graph, r.id)})
     anchor_parent = {a: anchor_of(parent_of[a]) for a in anchors if a in parent_of}
     children: dict[int, list[int]] = {a: [] for a in anchors}
     for child, parent in anchor_parent.items():

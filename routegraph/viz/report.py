@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from ..errors import RouteGraphError
+from ..graph.layering import classifier_layers
 from ..io import atomic_write_text
 from .runs import NoRunsError, RunInfo, display_names, sort_by_k_cpt
 from .style import format_k_cpt, format_ops, method_display_name, plural
@@ -216,8 +217,6 @@ def _run_section(run: RunInfo, name: str, arch_anchor: str) -> str:
             [[_k(e.get("k_cpt")), _pct(e["error_rate"]), format_ops(e["mean_ops"]), format_ops(e.get("full_ops", 0)),
               _pct(e["mean_ops"] / e["full_ops"]) if e.get("full_ops") else "-", e.get("n", "-")] for e in evaluations], 1))
         record = run.evaluation()
-        from .geometry import classifier_layers
-
         layers = classifier_layers(run.graph)
         rows = [[name, layers.get(name, "-"), s.get("depth", "-"), format_ops(s.get("path_ops", 0)), s.get("count", 0),
                  _pct(s.get("fraction")), _pct(s.get("accuracy"))] for name, s in record.get("classifiers", {}).items()]

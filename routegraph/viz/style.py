@@ -95,12 +95,13 @@ def color_cycle(keys: list[str]) -> dict[str, str]:
     """A colour per key: method colours first, then distinct extras for repeats and unknown methods."""
     used: set[str] = set()
     out: dict[str, str] = {}
-    extras = iter(EXTRA_COLORS * 8)
+    # past the fixed extras (more curves than colours), evenly spaced hues: never run out
+    extras = iter(list(EXTRA_COLORS) + class_colors(max(len(keys), 21)))
     for key in keys:
         family = key.split("|", 1)[0]
         color = METHOD_COLORS.get(family)
         if color is None or color in used:
-            color = next(c for c in extras if c not in used)
+            color = next((c for c in extras if c not in used), "#000000")
         used.add(color)
         out[key] = color
     return out

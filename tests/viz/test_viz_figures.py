@@ -8,6 +8,10 @@ from routegraph.viz.heatmap import over_training_figure, plot_over_training, tra
 from routegraph.viz.runs import NoRunsError, find_runs, load_run_info
 
 
+def legend_texts(fig):
+    return [t.get_text() for t in viz_fakes.figure_legend(fig).get_texts()]
+
+
 def curve_lines(fig):
     ax = fig.axes[0]
     return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
@@ -31,7 +35,7 @@ def test_one_curve_per_method(experiment, tmp_path):
     ax = fig.axes[0]
     assert ax.get_xlabel() == X_LABEL and ax.get_ylabel() == Y_LABEL
     assert [line.get_label() for line in curve_lines(fig)] == [c.label for c in curves]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [c.label for c in curves]
+    assert legend_texts(fig) == [c.label for c in curves]
     path, _ = plot_curves(runs, tmp_path / "curves.png")
     assert path.read_bytes().startswith(b"\x89PNG")
 
@@ -105,7 +109,7 @@ def test_dataflow_figures(experiment, tmp_path):
         fig = dataflow_figure(dataflow_rows(runs), variant)
         ax = fig.axes[0]
         assert ax.get_xlabel() == "Layer index" and "k_{cpt}" in ax.get_ylabel()
-        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        legend = legend_texts(fig)
         if variant == "accuracy":
             assert legend[:2] == ["Correct labels", "Incorrect labels"]
         else:
@@ -119,13 +123,62 @@ def test_tiny_fractions_get_a_legend_entry(tmp_path, chain):
     fractions = {"exit1": 0.998, "exit2": 0.002, "exit3": 0.0}
     record = viz_fakes.synthetic_evaluation(chain, 1e-8, fractions=fractions)
     run = load_run_info(viz_fakes.make_run(tmp_path, "r", chain, k_cpt=1e-8, evaluations=[record]))
-    legend = [t.get_text() for t in dataflow_figure(dataflow_rows([run])).axes[0].get_legend().get_texts()]
+    legend = legend_texts(dataflow_figure(dataflow_rows([run])))
     assert any("drawn at minimum size" in t for t in legend) and "no examples" in legend
 
 
-def test_static_baselines_sit_at_their_layer(experiment):
-    rows = {r.run: r for r in dataflow_rows(find_runs([str(experiment / "sr-*"), experiment / "ac-2e-09"]))}
-    assert [rows[f"sr-{i}"].layer_offset + 1 for i in (1, 2, 3)] == [1, 2, 3]
+def drawn_layers(rows):
+    """Where each row's circles are drawn (x): the glyph's layer plus the row's shift."""
+    from routegraph.viz.geometry import dataflow_glyphs
+
+    return {r.run: [g.layer + r.layer_offset for g in dataflow_glyphs(r.graph, r.evaluation)] for r in rows}
+
+
+@pytest.mark.parametrize("with_routed", [True, False])
+def test_static_baselines_sit_at_their_layer(tmp_path, with_routed):
+    """A static baseline's one circle is at the layer its classifier has in the routed network,
+    with or without a routed run drawn beside it; the chain's last classifier (as many routing
+    decisions as the one before it) included."""
+    from routegraph.graph.layering import classifier_layers
+
+    chain = viz_fakes.chain_graph(depth=4)
+    for i, c in enumerate(chain.classifiers):
+        viz_fakes.make_run(tmp_path, f"sr-{i + 1}", chain, method="static", k_cpt=0.0, static_classifier=c)
+    if with_routed:
+        viz_fakes.make_run(tmp_path, "ac", chain, k_cpt=2e-9)
+    drawn = drawn_layers(dataflow_rows(find_runs([tmp_path])))
+    layers = classifier_layers(chain)
+    assert [drawn[f"sr-{i + 1}"] for i in range(4)] == [[layers[c]] for c in chain.classifiers] == [[1], [2], [3], [4]]
+
+
+def test_static_baselines_saved_before_static_layer(tmp_path):
+    """Old static runs (static_depth = routing decisions, no static_layer) still render; a routed
+    run of the same spec drawn with them puts even the last classifier at its layer."""
+    chain = viz_fakes.chain_graph(depth=4)
+    for i, c in enumerate(chain.classifiers):
+        viz_fakes.make_run(tmp_path, f"sr-{i + 1}", chain, method="static", k_cpt=0.0, static_classifier=c,
+                           legacy_static=True)
+    alone = drawn_layers(dataflow_rows(find_runs([tmp_path])))
+    assert [alone[f"sr-{i}"] for i in (1, 2, 3, 4)] == [[1], [2], [3], [3]]  # the old count, one short at the end
+    viz_fakes.make_run(tmp_path, "ac", chain, k_cpt=2e-9)
+    drawn = drawn_layers(dataflow_rows(find_runs([tmp_path])))
+    assert [drawn[f"sr-{i}"] for i in (1, 2, 3, 4)] == [[1], [2], [3], [4]]
+
+
+def test_saved_result_runs_still_render(tmp_path):
+    """docs/results/runs holds runs saved before static_layer: they load and draw, each
+    static baseline sr-exitN at layer N."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "docs" / "results" / "runs" / "cifar10-small-gpu"
+    if not folder.is_dir():
+        pytest.skip("docs/results/runs not present")
+    runs = find_runs([folder])
+    drawn = drawn_layers(dataflow_rows(runs))
+    static = {name: layers for name, layers in drawn.items() if name.startswith("sr-exit")}
+    assert len(static) == 8
+    assert all(layers == [int(name.split("-")[1][4:])] for name, layers in static.items())
+    assert render_dataflow(runs, tmp_path / "flow.png", "classes").stat().st_size > 0
 
 
 def test_dataflow_of_unevaluated_runs(tmp_path, chain):

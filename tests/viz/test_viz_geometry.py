@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 import viz_fakes
 from routegraph.errors import ConfigError, RouteGraphError
 from routegraph.graph import compile_spec
+from routegraph.graph.layering import classifier_layers
 from routegraph.viz.geometry import (
-    check_variant, classifier_layers, dataflow_glyphs, glyph_radius, tree_layout,
+    check_variant, dataflow_glyphs, glyph_radius, tree_layout,
 )
 from strategies_graphs import routed_specs
 

@@ -103,3 +103,16 @@ def test_browser_check_sees_console_errors_and_broken_pictures(tmp_path):
     result = check_in_browser(page)
     assert any("boom" in message for message in result.console_errors)
     assert result.attribute("data-images-loaded") == "0/1"
+
+
+def test_per_classifier_layer_comes_from_the_compiled_graph(small_experiment, report):
+    """The static run sr-3 (the chain's last classifier, exit3: 2 routing decisions) shows layer 3,
+    the layer its classifier has in the routed network, not 0 (decisions) or 1 (its own one region)."""
+    page = report.read_text()
+    section = page[page.index('id="run-sr-3"'):]
+    section = section[:section.index("</section>")]
+    row = re.search(r"<tr><td class=l>exit3</td><td>(\d+)</td><td>(\d+)</td>", section)
+    assert row and row.groups() == ("3", "0")  # layer 3; the static net itself makes no decisions
+    routed = page[page.index('id="run-ac-1e-09"'):]
+    layers = dict(re.findall(r"<tr><td class=l>(exit\d)</td><td>(\d+)</td>", routed[:routed.index("</section>")]))
+    assert layers == {"exit1": "1", "exit2": "2", "exit3": "3"}

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from routegraph.graph import compile_spec, static_baseline
 from routegraph.graph.compiled import CompiledGraph
+from routegraph.graph.layering import classifier_layers
 from routegraph.spec.schema import Spec
 
 ROUTER = [{"kind": "linear", "features": 4}, {"kind": "relu"}]
@@ -85,7 +87,7 @@ def synthetic_evaluation(graph: CompiledGraph, k_cpt: float | None, *, n: int = 
         incorrect = [v - c for v, c in zip(by_class, correct)]
         path = graph.path(classifier)
         record["classifiers"][classifier] = {
-            "depth": len(path.decisions), "path_ops": int(path.ops), "count": count,
+            "layer": classifier_layers(graph)[classifier], "depth": len(path.decisions), "path_ops": int(path.ops), "count": count,
             "fraction": count / n, "accuracy": sum(correct) / count if count else None,
             "correct_by_class": correct, "incorrect_by_class": incorrect,
         }
@@ -105,23 +107,30 @@ def make_run(root: Path, name: str, graph: CompiledGraph, *, method: str = "acto
              dynamic: bool = False, label: str | None = None, class_names: list[str] | None = None,
              evaluations: list[dict] | None = None, k_values: list[float] | None = None, with_eval: bool = True,
              metrics: bool = True, iterations: int = 400, spec: str = "specs/tiny_chain.yaml",
-             static_classifier: str | None = None, spec_params: dict | None = None, seed: int = 0) -> Path:
-    """Write a run directory: config.json, compiled.json, metrics.jsonl, eval.json."""
+             static_classifier: str | None = None, spec_params: dict | None = None, seed: int = 0,
+             legacy_static: bool = False) -> Path:
+    """Write a run directory: config.json, compiled.json, metrics.jsonl, eval.json.
+    ``legacy_static``: a static run as saved before ``static_layer`` existed (``static_depth``,
+    the number of routing decisions, in config.json and the graph's params)."""
     path = Path(root) / name
     path.mkdir(parents=True, exist_ok=True)
     classes = graph.num_classes
     class_names = class_names or [f"class{i}" for i in range(classes)]
-    static_depth = None
+    static = {"static_layer": None}
     if method == "static":
         static_classifier = static_classifier or graph.classifiers[-1]
-        static_depth = len(graph.path(static_classifier).decisions)
+        depth = len(graph.path(static_classifier).decisions)
         graph = static_baseline(graph, static_classifier)
+        static = {"static_layer": graph.params["static_layer"]}
+        if legacy_static:
+            params = {k: v for k, v in graph.params.items() if k != "static_layer"} | {"static_depth": depth}
+            graph, static = replace(graph, params=params), {"static_depth": depth}
     k_set = [0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8]
     config = {
         "format": "routegraph.run/1", "run_id": f"{name}-abc123", "method": method,
         "label": label or (method + (" (dynamic k_cpt)" if dynamic else "")),
         "spec": spec, "spec_params": spec_params or {}, "overrides": {},
-        "static_classifier": static_classifier, "static_depth": static_depth,
+        "static_classifier": static_classifier, **static,
         "k_cpt": None if dynamic else k_cpt, "dynamic_k_cpt": dynamic, "k_cpt_set": k_set,
         "data": "synthetic", "data_options": {}, "class_names": class_names, "seed": seed,
         "iterations": iterations, "train": {"method": method, "batch_size": 128, "k_dec": 0.01},
@@ -158,3 +167,9 @@ def make_experiment(root: Path, graph: CompiledGraph | None = None) -> list[Path
     paths += [make_run(root, f"cr-{k:.0e}", graph, method="pragmatic_critic", k_cpt=k, seed=3) for k in (1e-9, 4e-9)]
     paths.append(make_run(root, "ac-dyn", graph, method="actor", k_cpt=None, dynamic=True))
     return paths
+
+
+def figure_legend(fig):
+    """The one legend of a figure (a figure legend beside the axes, or an axes' own)."""
+    (legend,) = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return legend
