@@ -18,13 +18,14 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import warnings
 from typing import Any, Callable, Mapping
 
-from ..errors import Problem, SpecError, did_you_mean
+from ..errors import Problem, SpecError, did_you_mean, known_names
 
 MAX_EXPR_CHARS = 1000
 MAX_SEQUENCE = 100_000  # longest list or string an expression may build
-MAX_INT_BITS = 100_000  # largest integer an expression may build
+MAX_INT_BITS = 10_000  # largest integer an expression may build (about 3,000 digits: printable)
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -80,7 +81,7 @@ def _check_size(value: Any) -> Any:
     if isinstance(value, (str, list)) and len(value) > MAX_SEQUENCE:
         raise ExprError(f"result too large (longer than {MAX_SEQUENCE})")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise ExprError("result too large")
+        raise ExprError("result too large", f"integers of at most {MAX_INT_BITS:,} bits")
     if isinstance(value, complex):
         raise ExprError("result is a complex number")
     return value
@@ -89,7 +90,7 @@ def _check_size(value: Any) -> Any:
 def _pow(base: Any, exp: Any) -> Any:
     if type(exp) is int and isinstance(base, int) and abs(base) > 1:
         if abs(exp) * max(base.bit_length(), 1) > MAX_INT_BITS:
-            raise ExprError("result too large")
+            raise ExprError("result too large", f"integers of at most {MAX_INT_BITS:,} bits")
     return base**exp
 
 
@@ -131,7 +132,7 @@ class _Evaluator:
             if node.id in FUNCTIONS:
                 raise ExprError(f"{node.id!r} is a function: call it, e.g. {node.id}(...)")
             raise ExprError(f"unknown name {node.id!r}" + (f"; {hint}" if hint else ""),
-                            "known: " + ", ".join(known) if known else "no names are defined here")
+                            "known: " + known_names(known) if known else "no names are defined here")
         value = self.scope[node.id]
         if value is POISON:
             raise Poisoned(node.id)
@@ -204,7 +205,9 @@ def evaluate(expr: str, scope: Mapping[str, Any]) -> Any:
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 8if: the error below says it
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"invalid expression {text!r}: {exc.msg}") from None
     except (ValueError, MemoryError, RecursionError):  # e.g. null bytes, absurd nesting

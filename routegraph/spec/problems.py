@@ -12,7 +12,7 @@ from typing import Annotated, Any, Iterable, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, SpecError, did_you_mean
+from ..errors import Problem, SpecError, did_you_mean, known_names
 from .schema import NAME_PATTERN
 from .yaml_loc import Loc, Y, plain
 
@@ -283,7 +283,7 @@ def _report(problems: Problems, path: list, errors: list[dict], data: Any, y: Y,
         return
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         known = union_kinds(root, data, path)
-        allowed = "known: " + ", ".join(sorted(known)) if known else ""
+        allowed = "known: " + known_names(sorted(known)) if known else ""
         if kind == "union_tag_not_found":
             problems.add(f"missing required key {what!r}", target.loc, _join(target.loc.path, [what]),
                          allowed=allowed, instance=instance)
