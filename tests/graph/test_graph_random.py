@@ -13,6 +13,22 @@ from routegraph.spec.schema import Spec
 from strategies_graphs import any_kind_specs, routed_specs
 
 SETTINGS = settings(max_examples=40, deadline=None)
+# The rule: every shape in the compiled graph is the shape of the tensor its module
+# produces, for every layer kind and any H x W input (H != W included), and the op
+# counts are the multiply-accumulates torch's FlopCounterMode sees.
+ANY_KIND = st.one_of(any_kind_specs(), any_kind_specs(square=True))
+#: The case of issue 16: a pyramid on a 32 x 3 input (its first level used to stay 32 x 3).
+TALL_PYRAMID = Spec(name="tall", input={"shape": [3, 32, 3]}, nodes=[
+    {"name": "p", "kind": "pyramid", "input": "image", "sizes": [32, 16, 8]},
+    {"name": "m", "kind": "multiscale_conv", "input": "p", "channels": [2, 2]},
+    {"name": "s", "kind": "select_scale", "input": "p", "index": 0},
+    {"name": "f", "kind": "flatten", "input": "s"},
+    {"name": "g", "kind": "flatten", "input": "m"},
+    {"name": "j", "kind": "junction", "sinks": ["a", "b"],
+     "router": {"reads": "f", "layers": [{"kind": "linear", "features": 2}]}},
+    {"name": "a", "kind": "classifier", "input": "f", "classes": 2},
+    {"name": "b", "kind": "classifier", "input": "g", "classes": 2},
+])
 
 
 def _dims(value):
@@ -70,7 +86,8 @@ def test_path_ops_are_sums_of_node_and_router_ops(spec):
 
 
 @SETTINGS
-@given(routed_specs())
+@given(st.one_of(routed_specs(), ANY_KIND))
+@example(TALL_PYRAMID)
 def test_path_ops_equal_torch_flop_counter(spec):
     graph = compile_spec(spec)
     model = build_model(graph).eval()
@@ -94,24 +111,6 @@ def test_json_round_trip_and_static_baselines(spec):
         router_ops = sum(graph.junction(j).ops for j in routed_path.junctions)
         assert static.total_ops == routed_path.ops - router_ops
         build_model(static)(torch.randn(2, *graph.input_shape.dims))
-
-
-# The rule: every shape in the compiled graph is the shape of the tensor its module
-# produces, for every layer kind and any H x W input (H != W included), and the op
-# counts are the multiply-accumulates torch's FlopCounterMode sees.
-ANY_KIND = st.one_of(any_kind_specs(), any_kind_specs(square=True))
-#: The case of issue 16: a pyramid on a 32 x 3 input (its first level used to stay 32 x 3).
-TALL_PYRAMID = Spec(name="tall", input={"shape": [3, 32, 3]}, nodes=[
-    {"name": "p", "kind": "pyramid", "input": "image", "sizes": [32, 16, 8]},
-    {"name": "m", "kind": "multiscale_conv", "input": "p", "channels": [2, 2]},
-    {"name": "s", "kind": "select_scale", "input": "p", "index": 0},
-    {"name": "f", "kind": "flatten", "input": "s"},
-    {"name": "g", "kind": "flatten", "input": "m"},
-    {"name": "j", "kind": "junction", "sinks": ["a", "b"],
-     "router": {"reads": "f", "layers": [{"kind": "linear", "features": 2}]}},
-    {"name": "a", "kind": "classifier", "input": "f", "classes": 2},
-    {"name": "b", "kind": "classifier", "input": "g", "classes": 2},
-])
 
 
 def _randomized(model: nn.Module, seed: int) -> nn.Module:
@@ -162,19 +161,6 @@ def test_every_compiled_shape_is_the_produced_tensors_shape(spec):
     for junction in graph.junctions:
         assert out.scores[junction.name].shape == (3, len(junction.sinks))
     assert set(out.logits) == set(graph.classifiers)
-
-
-@SETTINGS
-@given(ANY_KIND)
-@example(TALL_PYRAMID)
-def test_any_kind_path_ops_equal_torch_flop_counter(spec):
-    graph = compile_spec(spec)
-    model = build_model(graph).eval()
-    x = torch.randn(2, *graph.input_shape.dims)
-    for path in graph.paths:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            run_path_only(model, path.classifier, x)
-        assert counter.get_total_flops() / 2 == 2 * path.ops, path.classifier  # 2 examples
 
 
 @SETTINGS
