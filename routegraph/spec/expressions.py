@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import sys
 import warnings
 from typing import Any, Callable, Mapping
 
@@ -46,8 +47,15 @@ def _range(*args):
     return list(r)
 
 
+def _int(*args):
+    text = args[0] if args else None
+    if isinstance(text, str) and sum(c.isdigit() for c in text) > sys.get_int_max_str_digits():
+        raise ExprError(f"int() of a string of more than {sys.get_int_max_str_digits():,} digits")
+    return int(*args)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "int": int, "float": float, "round": round, "len": len, "range": _range,
+    "min": min, "max": max, "int": _int, "float": float, "round": round, "len": len, "range": _range,
 }
 
 _SYNTAX_NAMES = {

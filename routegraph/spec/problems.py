@@ -13,7 +13,7 @@ from typing import Annotated, Any, Iterable, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError, did_you_mean, known_names
-from .schema import NAME_PATTERN
+from .schema import MAX_INT, NAME_PATTERN
 from .yaml_loc import Loc, Y, plain
 
 _MAX_GOT = 60
@@ -183,6 +183,7 @@ def _expectation(err: dict) -> str:
         "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "a string",
         "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
         "model_attributes_type": "a mapping", "none_required": "null",
+        "int_parsing_size": f"an integer <= {MAX_INT}",
     }
     if kind in simple:
         return simple[kind]

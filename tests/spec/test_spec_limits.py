@@ -97,3 +97,13 @@ def test_expressions_leak_no_python_warnings():
         (problem,) = problems(text)
     assert not caught, [str(w.message) for w in caught]  # Python says "invalid decimal literal"
     assert "conditional expression" in problem.message and (problem.line, problem.col) == (5, 58)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("'${int(\"9\" * 5000)}'", "int() of a string of more than 4,300 digits"),
+    ("1e30", "must be an integer <= 9223372036854775807 (got 1e+30)"),
+    ("9223372036854775808", "must be <= 9223372036854775807 (got 9223372036854775808)"),
+])
+def test_integers_beyond_64_bits_are_refused_in_words(value, message):
+    (problem,) = problems(HEAD + f"nodes:\n  - {{name: out, kind: classifier, input: image, classes: {value}}}\n")
+    assert problem.message == message and (problem.line, problem.col) == (4, 58)
