@@ -204,13 +204,20 @@ class RoutedNetwork(nn.Module):
         return route(self, x, k_cpt, **kwargs)
 
 
+#: A container's memory limit: cgroup v2, then v1 (v1 writes a huge number for "no limit").
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def available_memory() -> int | None:
-    """Bytes of memory this process can still allocate: the kernel's ``MemAvailable``
-    (else free physical pages), capped by a cgroup v2 (container) limit; None if unknown."""
+    """Bytes of memory this process could allocate at most: the kernel's ``MemAvailable``
+    plus free swap (else free physical pages), capped by a container's cgroup limit;
+    None if unknown. Generous on purpose: what exceeds it surely cannot be built."""
     found = []
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
-            found += [int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:")]
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle if line.strip()}
+        if "MemAvailable" in fields:
+            found.append(fields["MemAvailable"] + fields.get("SwapFree", 0))
     except (OSError, ValueError, IndexError):
         pass
     if not found:
@@ -218,14 +225,14 @@ def available_memory() -> int | None:
             found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
         except (AttributeError, ValueError, OSError):
             pass
-    try:
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit, \
-                open("/sys/fs/cgroup/memory.current", encoding="ascii") as used:
-            cap = limit.read().strip()
+    for limit_file in _CGROUP_LIMITS:
+        try:
+            with open(limit_file, encoding="ascii") as limit:
+                cap = limit.read().strip()
             if cap != "max":
-                found.append(int(cap) - int(used.read()))
-    except (OSError, ValueError):
-        pass
+                found.append(int(cap))
+        except (OSError, ValueError):
+            pass
     return min(found) if found else None
 
 

@@ -164,15 +164,16 @@ def test_every_compiled_shape_is_the_produced_tensors_shape(spec):
 
 
 @SETTINGS
-@given(spec=ANY_KIND, seed=st.integers(0, 2**16), kernels=st.booleans())
-@example(spec=TALL_PYRAMID, seed=0, kernels=True)
-@example(spec=TALL_PYRAMID, seed=0, kernels=False)
-def test_routed_inference_agrees_with_the_dense_network(spec, seed, kernels):
+@given(spec=ANY_KIND, seed=st.integers(0, 2**16), kernels=st.booleans(), channels_last=st.booleans(),
+       fuse=st.sampled_from(["cat", "add", None]))
+@example(spec=TALL_PYRAMID, seed=0, kernels=True, channels_last=True, fuse="cat")
+@example(spec=TALL_PYRAMID, seed=0, kernels=False, channels_last=False, fuse=None)
+def test_routed_inference_agrees_with_the_dense_network(spec, seed, kernels, channels_last, fuse):
     graph = compile_spec(spec)
     model = _randomized(build_model(graph), seed)
     x = torch.randn(6, *graph.input_shape.dims, generator=torch.Generator().manual_seed(seed))
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        out = route(model, x, kernels=kernels)
+        out = route(model, x, kernels=kernels, channels_last=channels_last, fuse_multiscale=fuse)
     path_ops = torch.tensor([p.ops for p in graph.paths])
     assert torch.equal(out.ops, path_ops[out.exit])
     assert counter.get_total_flops() / 2 == out.total_ops
