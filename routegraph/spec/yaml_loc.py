@@ -238,16 +238,17 @@ def read_text(file: str, what: str = "the spec file") -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _undecodable(data, exc, file)
+        raise _undecodable(data, exc, file) from None
 
 
-def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str):
+def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str) -> SpecError:
+    """The decoding error, at the line and column (in characters) of the first bad byte."""
     before = data[: exc.start]
     line = before.count(b"\n") + 1
     col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
     bad = data[exc.start: exc.end].hex(" ")
-    raise SpecError(Problem(f"not UTF-8 text: bytes {bad} ({exc.reason})", file=file, line=line, col=col,
-                            allowed="save the file as UTF-8")) from None
+    return SpecError(Problem(f"not UTF-8 text: bytes {bad} ({exc.reason})", file=file, line=line, col=col,
+                             allowed="save the file as UTF-8"))
 
 
 def parse_located(text: str, file: str = "<spec>") -> Y:
