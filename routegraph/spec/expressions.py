@@ -95,6 +95,14 @@ def _check_size(value: Any) -> Any:
     return value
 
 
+def _not_bool(*values: Any) -> None:
+    """Booleans are not numbers here (Python would compute ``True * 16 == 16``)."""
+    for value in values:
+        if isinstance(value, bool):
+            raise ExprError(f"arithmetic or indexing with the boolean {value}",
+                            "booleans are true or false, not numbers; int(x) converts one")
+
+
 def _pow(base: Any, exp: Any) -> Any:
     if type(exp) is int and isinstance(base, int) and abs(base) > 1:
         if abs(exp) * max(base.bit_length(), 1) > MAX_INT_BITS:
@@ -151,6 +159,7 @@ class _Evaluator:
         if op not in _BINOPS:
             raise ExprError(f"unsupported operator {type(node.op).__name__}", "allowed: + - * / // % **")
         left, right = self.eval(node.left), self.eval(node.right)
+        _not_bool(left, right)
         if op is ast.Pow:
             return _pow(left, right)
         if op is ast.Mult:
@@ -159,6 +168,8 @@ class _Evaluator:
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.eval(node.operand)
+        if isinstance(node.op, (ast.USub, ast.UAdd)):
+            _not_bool(value)
         if isinstance(node.op, ast.USub):
             return -value
         if isinstance(node.op, ast.UAdd):
@@ -182,8 +193,11 @@ class _Evaluator:
             raise ExprError(f"cannot index a {type(value).__name__}", "allowed: indexing lists and strings")
         if isinstance(node.slice, ast.Slice):
             parts = [None if p is None else self.eval(p) for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            _not_bool(*parts)
             return value[slice(*parts)]
-        return value[self.eval(node.slice)]
+        index = self.eval(node.slice)
+        _not_bool(index)
+        return value[index]
 
     def _Call(self, node: ast.Call) -> Any:
         name = node.func.id if isinstance(node.func, ast.Name) else None

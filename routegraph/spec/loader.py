@@ -55,13 +55,14 @@ def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
         name = name.strip()
         if not sep or not name:
             raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. --set width=2")
+        shown = item if len(item) <= 60 else item[:57] + "..."
         try:
             value = parse_scalar(text) if text.strip() else ""
-        except Exception as exc:  # any YAML error
-            reason = getattr(exc, "problem", None) or exc
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({reason})") from None
+        except SpecError as exc:
+            reason = exc.problems[0].message.removeprefix("invalid YAML: ")
+            raise ConfigError(f"--set {shown!r}: the value is not valid YAML ({reason})") from None
         if isinstance(value, dict):
-            raise ConfigError(f"--set {item!r}: a value must be a number, string, boolean or list")
+            raise ConfigError(f"--set {shown!r}: a value must be a number, string, boolean or list")
         out[name] = value
     return out
 

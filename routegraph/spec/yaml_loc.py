@@ -281,5 +281,6 @@ def _parse(text: str, file: str, loader_class) -> Y:
 
 
 def parse_scalar(text: str) -> Any:
-    """Parse a YAML scalar (or flow value) with the spec loader; for ``--set``."""
-    return yaml.load(text, Loader=SpecYamlLoader)
+    """Parse a YAML scalar (or flow value) as a spec's values are parsed; for ``--set``.
+    Raises :class:`SpecError` (located in ``text``) if it is not valid."""
+    return plain(parse_located(text, "--set"))

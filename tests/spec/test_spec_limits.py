@@ -13,9 +13,9 @@ from routegraph.spec.expressions import MAX_INT_BITS
 HEAD = "name: n\ninput: {shape: [4]}\n"
 
 
-def problems(text: str) -> list:
+def problems(text: str, overrides: dict | None = None) -> list:
     with pytest.raises(SpecError) as info:
-        loads_spec(text, file="s.yaml")
+        loads_spec(text, file="s.yaml", overrides=overrides)
     return list(info.value.problems)
 
 
@@ -107,3 +107,18 @@ def test_expressions_leak_no_python_warnings():
 def test_integers_beyond_64_bits_are_refused_in_words(value, message):
     (problem,) = problems(HEAD + f"nodes:\n  - {{name: out, kind: classifier, input: image, classes: {value}}}\n")
     assert problem.message == message and (problem.line, problem.col) == (4, 58)
+
+
+def test_overrides_get_the_same_checks():
+    from routegraph.errors import ConfigError
+    from routegraph.spec import parse_overrides
+
+    with pytest.raises(ConfigError) as info:
+        parse_overrides(["width=" + "9" * 5000])
+    assert str(info.value) == ("--set 'width=999999999999999999999999999999999999999999999999999...': "
+                               "the value is not valid YAML (integer too large (5,000 digits))")
+    text = HEAD.replace("input:", "params: {width: 1}\ninput:") + \
+        "nodes:\n  - {name: out, kind: classifier, input: image, classes: '${4 * width}'}\n"
+    (problem,) = problems(text, {"width": True})  # --set width=true is not width=1
+    assert problem.message == "arithmetic or indexing with the boolean True" and problem.line == 5
+
