@@ -99,10 +99,25 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
+#: How many names a "known: ..." list shows; a spec of 90,000 nodes would print them all.
+MAX_KNOWN_SHOWN = 20
+
+
+def known_names(known: Iterable[str], limit: int = MAX_KNOWN_SHOWN) -> str:
+    """``"a, b, c"``: the known names, in their order, cut after ``limit`` with ``"and N more"``.
+
+    >>> known_names([f"n{i}" for i in range(25)], limit=3)
+    'n0, n1, n2 and 22 more'
+    """
+    names = list(known)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 def unknown_name(what: str, name: str, known: Iterable[str], **where) -> UnknownNameError:
     """Build the standard 'unknown X' error with a suggestion and the known names."""
     known = sorted(known)
     hint = did_you_mean(name, known)
     message = f"unknown {what} {name!r}" + (f"; {hint}" if hint else "")
-    allowed = "known: " + ", ".join(known) if known else "none defined"
+    allowed = "known: " + known_names(known) if known else "none defined"
     return UnknownNameError(Problem(message, allowed=allowed, **where))

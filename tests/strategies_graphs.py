@@ -91,3 +91,160 @@ def routed_spec_dicts(draw, max_depth: int = 3, num_classes: int | None = None):
 
 def routed_specs(**kwargs):
     return routed_spec_dicts(**kwargs).map(lambda d: Spec(**d))
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    p = 0 if padding == "valid" else padding
+    return (size + 2 * p - kernel) // stride + 1
+
+
+@st.composite
+def any_kind_spec_dicts(draw, square: bool = False):
+    """Random valid routed specs that use every layer kind, on a (C, H, W) input with
+    H != W unless ``square`` (shapes are tracked here, independently of the compiler,
+    only to keep every choice valid)."""
+    c0 = draw(st.integers(1, 3))
+    h = draw(st.integers(2, 12))
+    w = h if square else draw(st.integers(2, 12).filter(lambda v: v != h))
+    classes = draw(st.integers(2, 4))
+    nodes: list[dict] = []
+    counter = [0]
+
+    def add(kind: str, src, **fields) -> str:
+        counter[0] += 1
+        name = f"{kind[:3]}{counter[0]}"
+        nodes.append({"name": name, "kind": kind, "input": src, **fields})
+        return name
+
+    def conv(shape) -> tuple[dict, tuple]:
+        c, hh, ww = shape
+        k = draw(st.sampled_from([1, 2, 3, 5]))
+        s = draw(st.sampled_from([1, 2]))
+        pads = ["same"] + (["valid"] if k <= min(hh, ww) else []) + [p for p in (1, 2) if k <= min(hh, ww) + 2 * p]
+        pad = draw(st.sampled_from(pads))
+        cout = draw(st.integers(1, 4))
+        fields = {"channels": cout, "kernel": k, "stride": s, "padding": pad, "bias": draw(st.booleans())}
+        return fields, (cout, _conv_out(hh, k, s, pad), _conv_out(ww, k, s, pad))
+
+    def map_step(src: str, shape: tuple, pool: list) -> tuple[str, tuple]:
+        c, hh, ww = shape
+        ops = ["pyramid", "conv2d", "relu", "batchnorm", "resize", "concat", "add"]
+        if min(hh, ww) >= 2:
+            ops.append("maxpool")
+        op = draw(st.sampled_from(ops))
+        if op == "conv2d":
+            fields, out = conv(shape)
+            return add("conv2d", src, **fields), out
+        if op == "maxpool":
+            k = draw(st.integers(2, min(hh, ww, 3)))
+            stride = draw(st.sampled_from([None, 1, 2]))
+            s = stride or k
+            return add("maxpool", src, kernel=k, stride=stride), (c, (hh - k) // s + 1, (ww - k) // s + 1)
+        if op == "resize":
+            size = draw(st.integers(1, 9))
+            return add("resize", src, size=size), (c, size, size)
+        if op == "concat":
+            same = [(n, s) for n, s in pool if len(s) == 3 and s[1:] == shape[1:]]
+            other, other_shape = draw(st.sampled_from(same))
+            return add("concat", [src, other]), (c + other_shape[0], hh, ww)
+        if op == "add":
+            twin = add("relu", src)
+            return add("add", [src, twin]), shape
+        if op == "pyramid":
+            first = draw(st.sampled_from(list(dict.fromkeys([hh, ww, max(hh, ww) + 1]))))  # the height first
+            sizes = [first]
+            while sizes[-1] // 2 >= 1 and len(sizes) < 4 and draw(st.booleans()):
+                sizes.append(sizes[-1] // 2)
+            return pyramid_steps(add("pyramid", src, sizes=sizes), [(c, s, s) for s in sizes])
+        return add(op, src), shape
+
+    def pyramid_steps(src: str, levels: list) -> tuple[str, tuple]:
+        """Optional relu / multiscale_conv on a pyramid, then select a level or flatten."""
+        if draw(st.booleans()):
+            src = add("relu", src)
+        halving = 1  # trailing levels that each halve the one before (multiscale_conv's need)
+        while halving < len(levels) and levels[-halving - 1][1] // 2 == levels[-halving][1]:
+            halving += 1
+        if draw(st.booleans()):
+            m = draw(st.integers(1, halving))
+            channels = [draw(st.integers(1, 3)) for _ in range(m)]
+            src = add("multiscale_conv", src, channels=channels, kernel=draw(st.sampled_from([1, 3])))
+            levels = [(ch,) + lv[1:] for ch, lv in zip(channels, levels[-m:])]
+        if draw(st.booleans()):
+            index = draw(st.integers(-len(levels), len(levels) - 1))
+            return add("select_scale", src, index=index), levels[index]
+        last = levels[-1]
+        return add("flatten", src), (last[0] * last[1] * last[2],)
+
+    def vec_step(src: str, shape: tuple, pool: list) -> tuple[str, tuple]:
+        op = draw(st.sampled_from(["linear", "relu", "batchnorm", "concat", "add"]))
+        if op == "linear":
+            f = draw(st.integers(1, 6))
+            return add("linear", src, features=f, bias=draw(st.booleans())), (f,)
+        if op == "concat":
+            other, other_shape = draw(st.sampled_from([(n, s) for n, s in pool if len(s) == 1]))
+            return add("concat", [src, other]), (shape[0] + other_shape[0],)
+        if op == "add":
+            return add("add", [src, add("relu", src)]), shape
+        return add(op, src), shape
+
+    def steps(src: str, shape: tuple, n: int) -> tuple[str, tuple]:
+        pool = [(src, shape)]
+        for _ in range(n):
+            src, shape = (map_step if len(shape) == 3 else vec_step)(src, shape, pool)
+            pool.append((src, shape))
+        return src, shape
+
+    def router(shape: tuple, arity: int) -> list[dict]:
+        layers: list[dict] = []
+        if len(shape) == 3:
+            if draw(st.booleans()):
+                fields, shape = conv(shape)
+                layers.append({"kind": "conv2d", **fields})
+            if min(shape[1:]) >= 2 and draw(st.booleans()):
+                layers.append({"kind": "maxpool"})
+            layers.append({"kind": "flatten"})
+        return layers + [{"kind": "linear", "features": draw(st.integers(1, 4))}, {"kind": "relu"},
+                         {"kind": "linear", "features": arity}]
+
+    def region(src: str, shape: tuple, depth: int) -> None:
+        src, shape = steps(src, shape, draw(st.integers(0, 3)))
+        flat_cache: list[str] = []
+
+        def flat() -> str:  # made only when something reads it (a node nobody reads is an error)
+            if not flat_cache:
+                flat_cache.append(add("flatten", src) if len(shape) == 3 else src)
+            return flat_cache[0]
+
+        if depth == 0 or draw(st.booleans()):
+            add("classifier", flat(), classes=classes)
+            return
+        arity = draw(st.integers(2, 3))
+        junction = {"name": f"junc{len(nodes)}", "kind": "junction", "sinks": []}
+        if len(shape) == 3 and draw(st.booleans()):
+            junction["router"] = {"reads": src, "layers": router(shape, arity)}
+        else:
+            junction["router"] = {"reads": flat(), "layers": router((0,), arity)}
+        nodes.append(junction)
+        for _ in range(arity):
+            if len(shape) == 3 and draw(st.booleans()):
+                fields, out = conv(shape)
+                sink = add("conv2d", src, **fields)
+                junction["sinks"].append(sink)
+                region(sink, out, depth - 1)
+            else:
+                f = draw(st.integers(1, 5))
+                sink = add("linear", flat(), features=f)
+                junction["sinks"].append(sink)
+                region(sink, (f,), depth - 1)
+
+    # at least one layer on the (non-square) input itself
+    image, shape = map_step("image", (c0, h, w), [("image", (c0, h, w))])
+    region(image, shape, draw(st.integers(0, 2)))
+    return {"name": "any_kind", "input": {"name": "image", "shape": [c0, h, w]}, "nodes": nodes}
+
+
+def any_kind_specs(**kwargs):
+    return any_kind_spec_dicts(**kwargs).map(lambda d: Spec(**d))

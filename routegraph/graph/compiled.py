@@ -53,6 +53,9 @@ class PyramidShape:
 
 Shape = Union[TensorShape, PyramidShape]
 
+#: Bytes per parameter and per activation value: modules are built in float32.
+PARAM_BYTES = 4
+
 
 def shape_to_json(shape: Shape) -> Any:
     if isinstance(shape, PyramidShape):
@@ -202,6 +205,18 @@ class CompiledGraph:
     @property
     def total_params(self) -> int:
         return sum(n.params for n in self.nodes) + sum(j.params for j in self.junctions)
+
+    @property
+    def param_bytes(self) -> int:
+        """Memory of the parameters as built (float32)."""
+        return PARAM_BYTES * self.total_params
+
+    @property
+    def activation_bytes(self) -> int:
+        """Memory of every node's output for one example (float32): what a dense forward
+        pass keeps per example for the backward pass, roughly."""
+        return PARAM_BYTES * sum(sum(l.numel for l in n.out_shape.levels) if isinstance(n.out_shape, PyramidShape)
+                                 else n.out_shape.numel for n in self.nodes)
 
     def subtree_regions(self, region: int) -> tuple[int, ...]:
         """The region and every region below it, parents first."""

@@ -4,6 +4,18 @@ from __future__ import annotations
 from .compiled import CompiledGraph
 
 
+def format_bytes(n: int) -> str:
+    """``"1.5 GB"``: a byte count in decimal units.
+
+    >>> format_bytes(999), format_bytes(32_000_000_000_012)
+    ('999 B', '32.0 TB')
+    """
+    for unit, size in (("EB", 10**18), ("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} B"
+
+
 def _region_label(graph: CompiledGraph, region: int) -> str:
     decisions = graph.regions[region].decisions
     return "always" if not decisions else f"{decisions[-1][0]}={decisions[-1][1]}"
@@ -35,5 +47,7 @@ def summarize_graph(graph: CompiledGraph) -> str:
         lines.append(f"{p.classifier:<{max(width, 17)}}  {decisions:<40} {p.ops:>13,} {p.ops / deepest:>10.1%}")
     lines += ["", f"total: {graph.total_params:,} parameters; dense evaluation {graph.total_ops:,} ops; "
               f"cheapest path {min(p.ops for p in graph.paths):,} ops, deepest {deepest:,} ops",
+              f"memory (float32): parameters {format_bytes(graph.param_bytes)}; "
+              f"node outputs {format_bytes(graph.activation_bytes)} per example",
               "ops = multiply-accumulates of conv and linear layers (routers included; see docs/compiled-graph.md)"]
     return "\n".join(lines)

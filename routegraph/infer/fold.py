@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.layers import pyramid_levels
+
 Kernel = Callable[..., object]
 
 
@@ -185,16 +187,15 @@ def maxpool_kernel(module: nn.MaxPool2d) -> Kernel:
     return module
 
 
-def pyramid_kernel(sizes, in_size: int, antialias: bool = False, channels_last: bool = False) -> Kernel:
-    """The bilinear image pyramid; in channels-last layout the image is converted once,
-    before resizing, and every level comes out channels-last."""
-    interpolate = F.interpolate
+def pyramid_kernel(sizes, in_hw: tuple[int, int], antialias: bool = False, channels_last: bool = False) -> Kernel:
+    """The bilinear image pyramid (:func:`~routegraph.nn.layers.pyramid_levels`); in
+    channels-last layout the image is converted once, before resizing, and every level
+    comes out channels-last."""
 
     def kernel(x):
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return tuple(x if s == in_size else interpolate(x, size=(s, s), mode="bilinear", align_corners=False,
-                                                         antialias=antialias) for s in sizes)
+        return pyramid_levels(x, sizes, in_hw, antialias)
     return kernel
 
 

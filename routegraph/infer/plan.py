@@ -181,7 +181,7 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
             elif node.kind == "maxpool" and opts["fast_pool"]:
                 kernel = K.maxpool_kernel(module)
             elif node.kind == "pyramid":
-                kernel = K.pyramid_kernel(node.config["sizes"], node.in_shapes[0].dims[1],
+                kernel = K.pyramid_kernel(node.config["sizes"], tuple(node.in_shapes[0].dims[1:]),
                                           node.config.get("antialias", False), opts["channels_last"])
         regions[node.region].steps.append((kernel or module, node.inputs, out))
 

@@ -191,16 +191,18 @@ def _resize(layer):
                   f"bilinear to {size}x{size}")
 
 
+def pyramid_levels(x, sizes, in_hw: tuple[int, int], antialias: bool = False) -> tuple:
+    """The levels of a bilinear pyramid: each ``size x size``; a level the size of the
+    input (``in_hw``, height and width) is the input itself, any other is resized."""
+    return tuple(x if (s, s) == in_hw else F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False,
+                                                        antialias=antialias) for s in sizes)
+
+
 @MODULE_BUILDERS.register("pyramid")
 def _pyramid(layer):
     sizes, antialias = layer.config["sizes"], layer.config.get("antialias", False)
-    in_size = layer.in_shapes[0].dims[1]
-
-    def build(x):
-        return tuple(x if s == in_size else F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=antialias)
-                     for s in sizes)
-
-    return Lambda(build, f"bilinear pyramid {sizes}")
+    in_hw = tuple(layer.in_shapes[0].dims[1:])
+    return Lambda(lambda x: pyramid_levels(x, sizes, in_hw, antialias), f"bilinear pyramid {sizes}")
 
 
 @MODULE_BUILDERS.register("multiscale_conv")

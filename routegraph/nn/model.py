@@ -12,13 +12,16 @@ junction's router scores, and the per-region operation counts. Routed
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import Problem, SpecError
 from ..graph.compiled import CompiledGraph, CompiledJunction
+from ..graph.summary import format_bytes
 from .layers import MODULE_BUILDERS
 
 #: Routers read ``K_CPT_INPUT_SCALE * k_cpt`` as their extra input (reference: 1e7).
@@ -201,7 +204,57 @@ class RoutedNetwork(nn.Module):
         return route(self, x, k_cpt, **kwargs)
 
 
+#: A container's memory limit: cgroup v2, then v1 (v1 writes a huge number for "no limit").
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process could allocate at most: the kernel's ``MemAvailable``
+    plus free swap (else free physical pages), capped by a container's cgroup limit;
+    None if unknown. Generous on purpose: what exceeds it surely cannot be built."""
+    found = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle if line.strip()}
+        if "MemAvailable" in fields:
+            found.append(fields["MemAvailable"] + fields.get("SwapFree", 0))
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    for limit_file in _CGROUP_LIMITS:
+        try:
+            with open(limit_file, encoding="ascii") as limit:
+                cap = limit.read().strip()
+            if cap != "max":
+                found.append(int(cap))
+        except (OSError, ValueError):
+            pass
+    return min(found) if found else None
+
+
+def check_fits_in_memory(graph: CompiledGraph) -> None:
+    """Refuse, before allocating anything, a network whose parameters do not fit in the
+    memory available: a located :class:`~routegraph.errors.SpecError` at its largest node."""
+    available = available_memory()
+    if available is None or graph.param_bytes <= available:
+        return
+    owners = [(n.params, n.name, n.loc) for n in graph.nodes] + [(j.params, j.name, j.loc) for j in graph.junctions]
+    params, name, loc = max(owners, key=lambda o: o[0])
+    raise SpecError(Problem(
+        f"the network has {graph.total_params:,} parameters ({format_bytes(graph.param_bytes)} as float32), "
+        f"more than the {format_bytes(available)} of memory available; the largest node, {name!r}, "
+        f"has {params:,}", file=loc.file, line=loc.line, col=loc.col, path=loc.path,
+        allowed="a network whose parameters fit in memory"))
+
+
 def build_model(graph: CompiledGraph) -> RoutedNetwork:
     """Build the torch modules of a compiled graph (Xavier init, zero biases,
-    zero-initialised last router layers, BN eps and momentum from the spec)."""
+    zero-initialised last router layers, BN eps and momentum from the spec).
+
+    A network too large for the memory available is refused first (:func:`check_fits_in_memory`)."""
+    check_fits_in_memory(graph)
     return RoutedNetwork(graph)

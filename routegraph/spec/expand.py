@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import did_you_mean
+from ..errors import did_you_mean, known_names
 from .expressions import POISON, ExprError, Poisoned, substitute
 from .problems import Problems, add_validation_errors
 from .schema import UseSpec
@@ -105,6 +105,7 @@ class Expander:
         self.blocks = blocks  # name -> located list of layers
         self.broken = broken  # "templates.X" / "blocks.X" already reported as malformed
         self.out: list[Pending] = []
+        self.uses: list[tuple[Loc, str, str]] = []  # the template uses being expanded: (where, template, as)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(self, y: Y, scope: dict[str, Any], failed: set[str], rel: str, instance: str,
@@ -149,7 +150,7 @@ class Expander:
     def expand_node(self, entry: Y, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
         if len(self.out) >= MAX_NODES:
             if len(self.out) == MAX_NODES:
-                self.problems.add(f"templates expand to more than {MAX_NODES} nodes", entry.loc)
+                self.report_too_many_nodes(entry, frame)
                 self.out.append(None)  # type: ignore[arg-type]  # report once
             return
         failed: set[str] = set()
@@ -180,6 +181,20 @@ class Expander:
             values["name"] = Y(frame.prefix + relative, name.loc)
         self.out.append(Pending(Y(values, entry.loc, entry.keys), frame, failed, instance))
 
+    def report_too_many_nodes(self, entry: Y, frame: Frame) -> None:
+        """The node limit, reported at the top-level entry whose expansion passes it (the
+        mistake is there: a template used too often), naming the chain of template uses."""
+        message = f"the spec expands to more than {MAX_NODES:,} nodes (the limit)"
+        if self.uses:
+            use_loc, _, _ = self.uses[0]
+            chain = " -> ".join(f"{template!r} as {alias!r}" for _, template, alias in self.uses)
+            name = entry.get("name")
+            shown = f" {frame.prefix}{name.v}" if name is not None and isinstance(name.v, str) else ""
+            message += f"; node{shown} passes it, made by template uses {chain}"
+        else:
+            use_loc = entry.loc
+        self.problems.add(message, use_loc, allowed=f"at most {MAX_NODES:,} nodes after expanding templates")
+
     def expand_router(self, router: Y, scope: dict[str, Any], failed: set[str], frame: Frame) -> Y:
         instance = frame.instance
         router = self.evaluate(router, scope, failed, "router", instance, frame.args)
@@ -202,7 +217,7 @@ class Expander:
             failed.add("router.layers")
         elif block.v not in self.blocks:
             hint = did_you_mean(block.v, self.blocks)
-            known = ", ".join(sorted(self.blocks))
+            known = known_names(sorted(self.blocks))
             self.problems.add(f"unknown block {block.v!r}" + (f"; {hint}" if hint else ""), block.loc,
                               allowed=f"known: {known}" if known else "no blocks are defined", instance=instance)
             failed.add("router.block")
@@ -236,14 +251,20 @@ class Expander:
             return
         if name not in self.templates:
             hint = did_you_mean(name, self.templates)
-            known = ", ".join(sorted(self.templates))
+            known = known_names(sorted(self.templates))
             self.problems.add(f"unknown template {name!r}" + (f"; {hint}" if hint else ""), head["use"].loc,
                               allowed=f"known: {known}" if known else "no templates are defined",
                               instance=instance_of_caller)
             return
-        if name in stack or len(stack) >= MAX_DEPTH:
+        if name in stack:
             chain = " -> ".join(stack + (name,))
             self.problems.add(f"template recursion: {chain}", head["use"].loc, instance=instance_of_caller)
+            return
+        if len(stack) >= MAX_DEPTH:
+            chain = " -> ".join(stack[:2] + ("...",) + stack[-2:] + (name,))
+            self.problems.add(f"templates nested deeper than {MAX_DEPTH} levels: {chain}", head["use"].loc,
+                              allowed=f"at most {MAX_DEPTH} levels of templates using templates",
+                              instance=instance_of_caller)
             return
         if alias in frame.instances:
             first = frame.instances[alias]
@@ -280,7 +301,9 @@ class Expander:
                 child.args[arg] = _scope_y(value, frame)
                 bound[arg] = plain(child.args[arg])
         template = self.templates[name]
+        self.uses.append((entry.loc, name, alias))
         self.expand(template.v["nodes"], {**self.params, **bound}, child, stack + (name,))
+        self.uses.pop()
         frame.names.update(f"{alias}.{n}" for n in child.names)
 
     # ------------------------------------------------------------ references

@@ -18,13 +18,15 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import sys
+import warnings
 from typing import Any, Callable, Mapping
 
-from ..errors import Problem, SpecError, did_you_mean
+from ..errors import Problem, SpecError, did_you_mean, known_names
 
 MAX_EXPR_CHARS = 1000
 MAX_SEQUENCE = 100_000  # longest list or string an expression may build
-MAX_INT_BITS = 100_000  # largest integer an expression may build
+MAX_INT_BITS = 10_000  # largest integer an expression may build (about 3,000 digits: printable)
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -45,8 +47,15 @@ def _range(*args):
     return list(r)
 
 
+def _int(*args):
+    text = args[0] if args else None
+    if isinstance(text, str) and sum(c.isdigit() for c in text) > sys.get_int_max_str_digits():
+        raise ExprError(f"int() of a string of more than {sys.get_int_max_str_digits():,} digits")
+    return int(*args)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "int": int, "float": float, "round": round, "len": len, "range": _range,
+    "min": min, "max": max, "int": _int, "float": float, "round": round, "len": len, "range": _range,
 }
 
 _SYNTAX_NAMES = {
@@ -80,16 +89,24 @@ def _check_size(value: Any) -> Any:
     if isinstance(value, (str, list)) and len(value) > MAX_SEQUENCE:
         raise ExprError(f"result too large (longer than {MAX_SEQUENCE})")
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise ExprError("result too large")
+        raise ExprError("result too large", f"integers of at most {MAX_INT_BITS:,} bits")
     if isinstance(value, complex):
         raise ExprError("result is a complex number")
     return value
 
 
+def _not_bool(*values: Any) -> None:
+    """Booleans are not numbers here (Python would compute ``True * 16 == 16``)."""
+    for value in values:
+        if isinstance(value, bool):
+            raise ExprError(f"arithmetic or indexing with the boolean {value}",
+                            "booleans are true or false, not numbers; int(x) converts one")
+
+
 def _pow(base: Any, exp: Any) -> Any:
     if type(exp) is int and isinstance(base, int) and abs(base) > 1:
         if abs(exp) * max(base.bit_length(), 1) > MAX_INT_BITS:
-            raise ExprError("result too large")
+            raise ExprError("result too large", f"integers of at most {MAX_INT_BITS:,} bits")
     return base**exp
 
 
@@ -131,7 +148,7 @@ class _Evaluator:
             if node.id in FUNCTIONS:
                 raise ExprError(f"{node.id!r} is a function: call it, e.g. {node.id}(...)")
             raise ExprError(f"unknown name {node.id!r}" + (f"; {hint}" if hint else ""),
-                            "known: " + ", ".join(known) if known else "no names are defined here")
+                            "known: " + known_names(known) if known else "no names are defined here")
         value = self.scope[node.id]
         if value is POISON:
             raise Poisoned(node.id)
@@ -142,6 +159,7 @@ class _Evaluator:
         if op not in _BINOPS:
             raise ExprError(f"unsupported operator {type(node.op).__name__}", "allowed: + - * / // % **")
         left, right = self.eval(node.left), self.eval(node.right)
+        _not_bool(left, right)
         if op is ast.Pow:
             return _pow(left, right)
         if op is ast.Mult:
@@ -150,6 +168,8 @@ class _Evaluator:
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         value = self.eval(node.operand)
+        if isinstance(node.op, (ast.USub, ast.UAdd)):
+            _not_bool(value)
         if isinstance(node.op, ast.USub):
             return -value
         if isinstance(node.op, ast.UAdd):
@@ -173,8 +193,11 @@ class _Evaluator:
             raise ExprError(f"cannot index a {type(value).__name__}", "allowed: indexing lists and strings")
         if isinstance(node.slice, ast.Slice):
             parts = [None if p is None else self.eval(p) for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            _not_bool(*parts)
             return value[slice(*parts)]
-        return value[self.eval(node.slice)]
+        index = self.eval(node.slice)
+        _not_bool(index)
+        return value[index]
 
     def _Call(self, node: ast.Call) -> Any:
         name = node.func.id if isinstance(node.func, ast.Name) else None
@@ -204,7 +227,9 @@ def evaluate(expr: str, scope: Mapping[str, Any]) -> Any:
     if len(text) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal" for 8if: the error below says it
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExprError(f"invalid expression {text!r}: {exc.msg}") from None
     except (ValueError, MemoryError, RecursionError):  # e.g. null bytes, absurd nesting

@@ -22,12 +22,12 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..errors import ConfigError, Problem, SpecError, did_you_mean
+from ..errors import ConfigError, Problem, SpecError, did_you_mean, known_names
 from .expand import Expander, Frame, check_identifier, scoped, unscoped
 from .expressions import POISON
 from .problems import Problems, add_validation_errors
 from .schema import LAYER_KINDS, ROUTER_LAYER_KINDS, NodeSpec, Spec, SpecFile
-from .yaml_loc import Loc, Y, located, parse_located, parse_scalar, plain, record_locations
+from .yaml_loc import Loc, Y, located, parse_located, parse_scalar, plain, read_text, record_locations
 
 _NODE_ADAPTER = TypeAdapter(NodeSpec)
 _TOP_KEYS = tuple(field.alias or name for name, field in SpecFile.model_fields.items())
@@ -40,13 +40,7 @@ def load_spec(path: str | os.PathLike, overrides: Mapping[str, Any] | None = Non
     unknown name is a :class:`SpecError`.
     """
     file = os.fspath(path)
-    try:
-        with open(file, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise SpecError(Problem(f"cannot read the spec file: {reason}", file=file)) from None
-    return loads_spec(text, file=file, overrides=overrides)
+    return loads_spec(read_text(file), file=file, overrides=overrides)
 
 
 def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
@@ -61,13 +55,14 @@ def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
         name = name.strip()
         if not sep or not name:
             raise ConfigError(f"--set {item!r}: expected NAME=VALUE, e.g. --set width=2")
+        shown = item if len(item) <= 60 else item[:57] + "..."
         try:
             value = parse_scalar(text) if text.strip() else ""
-        except Exception as exc:  # any YAML error
-            reason = getattr(exc, "problem", None) or exc
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({reason})") from None
+        except SpecError as exc:
+            reason = exc.problems[0].message.removeprefix("invalid YAML: ")
+            raise ConfigError(f"--set {shown!r}: the value is not valid YAML ({reason})") from None
         if isinstance(value, dict):
-            raise ConfigError(f"--set {item!r}: a value must be a number, string, boolean or list")
+            raise ConfigError(f"--set {shown!r}: a value must be a number, string, boolean or list")
         out[name] = value
     return out
 
@@ -131,7 +126,7 @@ def _params(root: Y, overrides: dict[str, Any], problems: Problems) -> tuple[dic
     for name in overrides:
         if name not in entries:
             hint = did_you_mean(name, entries)
-            known = ", ".join(entries)
+            known = known_names(entries)
             problems.add(f"unknown parameter {name!r} in an override" + (f"; {hint}" if hint else ""),
                          anchor.loc, f"params.{name}",
                          allowed=f"params: {known}" if known else "this spec declares no params")

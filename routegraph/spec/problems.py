@@ -12,8 +12,8 @@ from typing import Annotated, Any, Iterable, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, SpecError, did_you_mean
-from .schema import NAME_PATTERN
+from ..errors import Problem, SpecError, did_you_mean, known_names
+from .schema import MAX_INT, NAME_PATTERN
 from .yaml_loc import Loc, Y, plain
 
 _MAX_GOT = 60
@@ -183,6 +183,7 @@ def _expectation(err: dict) -> str:
         "bool_parsing": "true or false", "bool_type": "true or false", "string_type": "a string",
         "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
         "model_attributes_type": "a mapping", "none_required": "null",
+        "int_parsing_size": f"an integer <= {MAX_INT}",
     }
     if kind in simple:
         return simple[kind]
@@ -283,7 +284,7 @@ def _report(problems: Problems, path: list, errors: list[dict], data: Any, y: Y,
         return
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         known = union_kinds(root, data, path)
-        allowed = "known: " + ", ".join(sorted(known)) if known else ""
+        allowed = "known: " + known_names(sorted(known)) if known else ""
         if kind == "union_tag_not_found":
             problems.add(f"missing required key {what!r}", target.loc, _join(target.loc.path, [what]),
                          allowed=allowed, instance=instance)

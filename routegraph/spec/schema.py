@@ -11,10 +11,54 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+#: Largest integer a spec field accepts: torch sizes are 64-bit.
+MAX_INT = 2**63 - 1
+
+
+def _refuse_bool(error_type: str, message: str):
+    """A validator refusing ``true``/``false`` where a number is meant (pydantic's lax
+    mode would read them as 1 and 0)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(error_type, message)
+        return value
+
+    return BeforeValidator(check)
+
+
+_NOT_BOOL_INT = _refuse_bool("int_type", "Input should be a valid integer")
+_NOT_BOOL_FLOAT = _refuse_bool("float_type", "Input should be a valid number")
+
+
+def _only_bool(value: Any) -> Any:
+    """Booleans are ``true`` or ``false``, not 1, 0 or ``"yes"``."""
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be true or false")
+    return value
+
+
+def spec_int(**bounds) -> Any:
+    """The spec's integer type: never a boolean, and within 64 bits (``bounds``: gt, ge)."""
+    if "gt" not in bounds and "ge" not in bounds:
+        bounds["ge"] = -MAX_INT
+    # constraints before the validator, so they stay plain JSON-schema keywords
+    return Annotated[int, Field(le=MAX_INT, **bounds), _NOT_BOOL_INT]
+
+
+def spec_float(**bounds) -> Any:
+    """The spec's number type: an integer or a float, never a boolean."""
+    return Annotated[float, Field(**bounds), _NOT_BOOL_FLOAT]
+
+
+Int = spec_int()
+PosInt = spec_int(gt=0)
+NonNegInt = spec_int(ge=0)
+Float = spec_float()
+Bool = Annotated[bool, BeforeValidator(_only_bool)]
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="node name: letters, digits, '_', dotted for template instances")]
 Init = Literal["xavier", "zeros"]
@@ -33,7 +77,7 @@ class Conv2dLayer(Strict):
     kernel: PosInt = Field(3, description="square kernel size")
     stride: PosInt = Field(1, description="step between kernel positions")
     padding: Literal["same", "valid"] | NonNegInt = Field("same", description="'same', 'valid' or a pixel count")
-    bias: bool = Field(False, description="add a learned bias")
+    bias: Bool = Field(False, description="add a learned bias")
     init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
 
 
@@ -42,7 +86,7 @@ class LinearLayer(Strict):
 
     kind: Literal["linear"]
     features: PosInt = Field(description="output features")
-    bias: bool = Field(True, description="add a learned bias")
+    bias: Bool = Field(True, description="add a learned bias")
     init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
 
 
@@ -50,8 +94,8 @@ class BatchNormLayer(Strict):
     """Batch normalization (BN over channels, or over features of a flat vector)."""
 
     kind: Literal["batchnorm"]
-    eps: Annotated[float, Field(gt=0)] = Field(1e-6, description="added to the variance")
-    momentum: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="PyTorch convention: 0.1 == running-average decay 0.9")
+    eps: spec_float(gt=0) = Field(1e-6, description="added to the variance")
+    momentum: spec_float(gt=0, le=1) = Field(0.1, description="PyTorch convention: 0.1 == running-average decay 0.9")
 
 
 class ReluLayer(Strict):
@@ -73,7 +117,7 @@ class ResizeLayer(Strict):
 
     kind: Literal["resize"]
     size: PosInt = Field(description="output height and width in pixels")
-    antialias: bool = Field(False, description="antialias when shrinking")
+    antialias: Bool = Field(False, description="antialias when shrinking")
 
 
 class PyramidLayer(Strict):
@@ -81,7 +125,7 @@ class PyramidLayer(Strict):
 
     kind: Literal["pyramid"]
     sizes: Annotated[list[PosInt], Field(min_length=1)] = Field(description="level sizes in pixels, finest first")
-    antialias: bool = Field(False, description="antialias when shrinking")
+    antialias: Bool = Field(False, description="antialias when shrinking")
 
 
 class MultiscaleConvLayer(Strict):
@@ -94,15 +138,15 @@ class MultiscaleConvLayer(Strict):
     kind: Literal["multiscale_conv"]
     channels: Annotated[list[PosInt], Field(min_length=1, description="output channels per scale, finest first")]
     kernel: PosInt = Field(3, description="square kernel size of every conv (clipped to the map size)")
-    eps: Annotated[float, Field(gt=0)] = Field(1e-6, description="batch-norm epsilon")
-    momentum: Annotated[float, Field(gt=0, le=1)] = Field(0.1, description="batch-norm momentum (PyTorch convention)")
+    eps: spec_float(gt=0) = Field(1e-6, description="batch-norm epsilon")
+    momentum: spec_float(gt=0, le=1) = Field(0.1, description="batch-norm momentum (PyTorch convention)")
 
 
 class SelectScaleLayer(Strict):
     """Takes one level of a pyramid (default: the coarsest, -1)."""
 
     kind: Literal["select_scale"]
-    index: int = Field(-1, description="pyramid level, Python-style (0 finest, -1 coarsest)")
+    index: Int = Field(-1, description="pyramid level, Python-style (0 finest, -1 coarsest)")
 
 
 class FlattenLayer(Strict):
@@ -179,7 +223,7 @@ class ClassifierNode(Strict):
     name: Name
     input: Name = Field(description="the flat feature vector it reads")
     classes: PosInt = Field(description="number of classes (logits)")
-    bias: bool = Field(True, description="add a learned bias")
+    bias: Bool = Field(True, description="add a learned bias")
     init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
     error: Literal["cross_entropy", "zero_one"] = Field("cross_entropy", description="the cost of error at this leaf")
 
@@ -215,7 +259,7 @@ class SpecFile(Strict):
 
     name: str = Field(description="the network's name")
     description: str = Field("", description="free text")
-    params: dict[str, int | float | bool | str | list[int | float]] = Field(
+    params: dict[str, Int | Float | Bool | str | list[Int | Float]] = Field(
         default_factory=dict, description="named values for ${...} expressions; --set NAME=VALUE replaces them"
     )
     input: InputSpec = Field(description="the network input")

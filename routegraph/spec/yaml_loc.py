@@ -16,6 +16,7 @@ Deviations from plain ``yaml.safe_load``, all on purpose:
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -162,8 +163,8 @@ class _Builder:
         self.active: set[int] = set()
         self.count = 0
 
-    def fail(self, message: str, loc: Loc) -> SpecError:
-        return SpecError(Problem(message, path=loc.path, file=self.file, line=loc.line, col=loc.col))
+    def fail(self, message: str, loc: Loc, allowed: str = "") -> SpecError:
+        return SpecError(Problem(message, path=loc.path, file=self.file, line=loc.line, col=loc.col, allowed=allowed))
 
     def build(self, node: yaml.Node, path: str) -> Y:
         key = id(node)
@@ -183,11 +184,21 @@ class _Builder:
         self.memo_sizes[key] = self.count - before
         return y
 
+    def _scalar(self, node: yaml.ScalarNode, loc: Loc) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:
+            if node.tag == "tag:yaml.org,2002:int":  # Python reads at most 4,300 digits
+                digits = sum(c.isdigit() for c in node.value)
+                raise self.fail(f"integer too large ({digits:,} digits)",
+                                loc, f"at most {sys.get_int_max_str_digits():,} digits") from None
+            raise self.fail(f"invalid value {node.value[:40]!r}: {exc}", loc) from None
+
     def _build(self, node: yaml.Node, path: str) -> Y:
         self.count += 1
         loc = _mark_loc(node.start_mark, path)
         if isinstance(node, yaml.ScalarNode):
-            return Y(self.loader.construct_object(node, deep=True), loc)
+            return Y(self._scalar(node, loc), loc)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 raise self.fail(f"unsupported YAML tag {node.tag!r}", loc)
@@ -214,6 +225,30 @@ class _Builder:
             keys[name] = seen.get(name) or _mark_loc(key_node.start_mark, loc.child(name))
             values[name] = self.build(value_node, loc.child(name))
         return Y(values, loc, keys)
+
+
+def read_text(file: str, what: str = "the spec file") -> str:
+    """The text of a UTF-8 file; a SpecError naming the file if it cannot be read, located
+    at the first byte that is not UTF-8 if it cannot be decoded."""
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SpecError(Problem(f"cannot read {what}: {exc.strerror or exc}", file=file)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _undecodable(data, exc, file) from None
+
+
+def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str) -> SpecError:
+    """The decoding error, at the line and column (in characters) of the first bad byte."""
+    before = data[: exc.start]
+    line = before.count(b"\n") + 1
+    col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", errors="replace")) + 1
+    bad = data[exc.start: exc.end].hex(" ")
+    return SpecError(Problem(f"not UTF-8 text: bytes {bad} ({exc.reason})", file=file, line=line, col=col,
+                             allowed="save the file as UTF-8"))
 
 
 def parse_located(text: str, file: str = "<spec>") -> Y:
@@ -246,5 +281,6 @@ def _parse(text: str, file: str, loader_class) -> Y:
 
 
 def parse_scalar(text: str) -> Any:
-    """Parse a YAML scalar (or flow value) with the spec loader; for ``--set``."""
-    return yaml.load(text, Loader=SpecYamlLoader)
+    """Parse a YAML scalar (or flow value) as a spec's values are parsed; for ``--set``.
+    Raises :class:`SpecError` (located in ``text``) if it is not valid."""
+    return plain(parse_located(text, "--set"))

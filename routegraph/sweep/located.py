@@ -13,18 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ExperimentError, Problem, SpecError
 from ..spec.problems import Problems, add_validation_errors
-from ..spec.yaml_loc import parse_located
+from ..spec.yaml_loc import parse_located, read_text
 
 
 def read_located(file: Path):
     """The located YAML tree of ``file``; unreadable or malformed files raise :class:`ExperimentError`."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ExperimentError([Problem(f"cannot read the file: {reason}", file=str(file))]) from None
-    try:
-        return parse_located(text, file=str(file))
+        return parse_located(read_text(str(file), "the file"), file=str(file))
     except SpecError as exc:
         problems = [Problem(p.message.replace("the spec file", "the file").replace("the spec", "the file"),
                             path=p.path, file=p.file, line=p.line, col=p.col, allowed=p.allowed)

@@ -13,15 +13,16 @@ SCOPE = {"width": 2, "sizes": [32, 16, 8, 4], "name": "l1", "ratio": 0.5, "flag"
 
 
 @st.composite
-def arithmetic(draw, depth: int = 3) -> str:
-    """A random arithmetic expression over small ints and the names a, b."""
+def arithmetic(draw, depth: int = 3, compare: bool = True) -> str:
+    """A random arithmetic expression over small ints and the names a, b; a comparison
+    only at the top (``compare``): arithmetic on its boolean result is an error here."""
     if depth == 0 or draw(st.integers(0, 3)) == 0:
         return draw(st.one_of(st.integers(-20, 20).map(str), st.sampled_from(["a", "b"])))
-    kind = draw(st.sampled_from(["bin", "bin", "bin", "neg", "call", "cmp"]))
-    left = draw(arithmetic(depth - 1))
+    kind = draw(st.sampled_from(["bin", "bin", "bin", "neg", "call"] + (["cmp"] if compare else [])))
+    left = draw(arithmetic(depth - 1, compare=False))
     if kind == "neg":
         return f"-({left})"
-    right = draw(arithmetic(depth - 1))
+    right = draw(arithmetic(depth - 1, compare=False))
     if kind == "call":
         fn = draw(st.sampled_from(["min", "max"]))
         return f"{fn}({left}, {right})"
@@ -64,6 +65,7 @@ def test_arithmetic_agrees_with_python(expr, a, b):
     ("32 / 2", 16.0),
     ("name + '.conv'", "l1.conv"),
     ("flag", True),
+    ("int(flag) * 16", 16),
     ("[1, 2] + [3]", [1, 2, 3]),
     ("1 < width < 3", True),
     ("-width", -2),
@@ -114,6 +116,11 @@ def test_values_keep_their_types(expr, value):
     ("1 +", "invalid expression"),
     ("", "empty expression"),
     ("1" + " + 1" * 400, "longer than"),
+    ("flag * 16", "arithmetic or indexing with the boolean True"),  # Python: 16
+    ("16 + (width > 1)", "with the boolean True"),
+    ("-flag", "with the boolean True"),
+    ("sizes[flag]", "with the boolean True"),
+    ("sizes[:flag]", "with the boolean True"),
 ])
 def test_unsafe_or_invalid_expressions_are_spec_errors(expr, message):
     with pytest.raises(SpecError) as info:

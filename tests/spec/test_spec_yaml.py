@@ -61,10 +61,43 @@ def test_top_level_must_be_a_mapping():
 def test_missing_file_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="cannot read the spec file"):
         load_spec(tmp_path / "nope.yaml")
+
+
+def test_bytes_that_are_not_utf8_are_located_at_the_first_bad_byte(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_bytes(b"name: \xff\xfe\n")
-    with pytest.raises(SpecError, match="cannot read the spec file"):
+    bad.write_bytes("name: x\ninput: {shape: [4]} # é".encode("utf-8") + b"\xff\xfe\n")
+    with pytest.raises(SpecError) as info:
         load_spec(bad)
+    (problem,) = info.value.problems
+    # line 2; 'input: {shape: [4]} # é' is 23 characters (é is one), so the bad byte is column 24
+    assert (problem.line, problem.col) == (2, 24) and "not UTF-8" in problem.message and "ff" in problem.message
+
+
+def test_an_integer_too_long_for_python_is_located():
+    digits = "9" * 5000  # Python converts at most 4,300 digits to an int
+    message = error(f"a: 1\nb: [1, {digits}]\n")
+    assert message.startswith("y.yaml:2:8: b.1: integer too large (5,000 digits)")
+    with pytest.raises(SpecError, match="integer too large"):
+        loads_spec(f"name: n\ninput: {{shape: [{digits}]}}\nnodes: []\n")
+
+
+def test_experiment_files_get_the_same_located_errors(tmp_path):
+    from routegraph.errors import ExperimentError
+    from routegraph.sweep.located import read_located
+
+    big = tmp_path / "e.yaml"
+    big.write_text("kind: experiment\nseeds: " + "1" * 4400 + "\n", encoding="utf-8")
+    with pytest.raises(ExperimentError) as info:
+        read_located(big)
+    assert str(info.value).startswith(f"{big}:2:8: seeds: integer too large (4,400 digits)")
+    big.write_bytes(b"kind: experiment\nname: \xff\n")
+    with pytest.raises(ExperimentError) as info:
+        read_located(big)
+    assert str(info.value).startswith(f"{big}:2:7: <root>: not UTF-8 text")
+
+
+def test_other_unreadable_scalars_are_located():
+    assert error("a:\n  - 2020-13-45\n").startswith("y.yaml:2:5: a.0: invalid value '2020-13-45'")
 
 
 def test_scalars_for_overrides():
