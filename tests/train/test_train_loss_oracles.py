@@ -163,7 +163,7 @@ def test_classification_error_setting_changes_the_critic_loss(graph):
     """--error zero_one must not silently fall back to cross-entropy targets."""
     model = model_that_routes(graph, seed=2)
     x, labels, k = _batch(graph, seed=1)
-    losses = [float(_loss(model, _strategy(model, "pragmatic_critic", error=e), x, labels, k, 0.4)[1].loss)
+    losses = [float(_loss(model, _strategy(model, "pragmatic_critic", error=e), x, labels, k, 0.4)[1].loss.detach())
               for e in ("cross_entropy", "zero_one")]
     assert abs(losses[0] - losses[1]) > 1e-2
 
@@ -215,7 +215,7 @@ def test_talr_scales_every_gradient_by_its_regions_inverse_rms(graph, method):
     result.loss.backward()
     before = {name: p.grad.clone() for name, p in model.named_parameters()}
     strategy.after_backward(result)
-    rms = oracle_region_p(graph, out.scores, 0.5, 0.02).pow(2).mean(0).sqrt()
+    rms = oracle_region_p(graph, out.scores, 0.5, 0.02).detach().pow(2).mean(0).sqrt()
     owners = {**{n.name: n.region for n in graph.nodes}, **{j.name: j.region for j in graph.junctions}}
     scaled = 0
     for name, p in model.named_parameters():
@@ -289,3 +289,57 @@ def test_oracle_policy_sums_to_one(graph):
     for region in graph.regions:
         below = [r for r in graph.subtree_regions(region.id) if graph.regions[r].classifier is not None]
         torch.testing.assert_close(p[:, region.id], p[:, below].sum(1))
+
+
+def test_trainer_step_uses_the_schedules_tau_and_lr():
+    from routegraph.data import load_task
+
+    graph = compile_spec(tiny_chain_spec(size=32, classes=10))
+    config = TrainConfig(method="pragmatic_critic", k_cpt=1e-6, iterations=8, batch_size=16, fast=False,
+                         device="cpu", momentum=0.5)
+    trainer = Trainer(model_that_routes(graph), strategy_from_config(config),
+                      load_task("synthetic", n_train=32, n_test=10), config=config)
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.5
+    taus, loss = [], trainer.strategy.loss
+
+    def recording_loss(out, labels, k, tau):
+        taus.append(float(tau))
+        return loss(out, labels, k, tau)
+
+    trainer.strategy.loss = recording_loss
+    trainer.iteration = 5
+    stats = trainer.step()
+    # the small schedule of an 8-iteration critic run: tau 0.1 halving every 2, lr 0.02 halving every 4
+    assert stats["tau"] == pytest.approx(0.1 * 0.5 ** (5 / 2)) and taus == [pytest.approx(stats["tau"])]
+    assert stats["lr"] == pytest.approx(0.02 * 0.5 ** (5 / 4))
+
+
+@pytest.mark.parametrize("iterations, method, expected", [
+    (8, "actor", {"lr": 0.02, "lr_half_life": 4, "tau": 1.0, "tau_half_life": 2}),
+    (8, "optimistic_critic", {"lr": 0.02, "lr_half_life": 4, "tau": 0.1, "tau_half_life": 2}),
+    (40_000, "actor", {"lr": 0.1, "lr_half_life": 10_000, "tau": 1.0, "tau_half_life": 20_000}),
+    (40_000, "pragmatic_critic", {"lr": 0.1, "lr_half_life": 10_000, "tau": 0.1, "tau_half_life": 20_000}),
+])
+def test_schedules_are_the_documented_ones(iterations, method, expected):
+    """docs/training.md, "Defaults and schedules": continuous halving, the small schedule
+    below 40,000 iterations, explicit values winning."""
+    config = TrainConfig(method=method, iterations=iterations)
+    assert config.resolved() == expected
+    for t in (0, 1, 3, 17):
+        assert config.lr_at(t) == pytest.approx(expected["lr"] * 0.5 ** (t / expected["lr_half_life"]), rel=1e-12)
+        assert config.tau_at(t) == pytest.approx(expected["tau"] * 0.5 ** (t / expected["tau_half_life"]), rel=1e-12)
+    explicit = config.with_(lr=0.3, tau=2.0, lr_half_life=5, tau_half_life=7)
+    assert explicit.lr_at(10) == pytest.approx(0.3 / 4) and explicit.tau_at(14) == pytest.approx(0.5)
+    assert TrainConfig(method=method, iterations=iterations, schedule="paper").resolved()["lr"] == 0.1
+
+
+def test_routers_read_1e7_k_cpt_before_their_first_linear_layer():
+    graph = compile_spec(tiny_chain_spec(), k_cpt_input=True)
+    model = model_that_routes(graph).eval()
+    x, k = torch.randn(3, 3, 8, 8), torch.tensor([0.0, 1e-9, 5e-8])
+    seen = {}
+    first = model.routers["j1"].layers[0]
+    first.register_forward_hook(lambda module, args, out: seen.update(input=args[0]))
+    model(x, k)
+    assert first.in_features == graph.node("desc1").out_shape.dims[0] + 1
+    torch.testing.assert_close(seen["input"][:, -1], 1e7 * k)
