@@ -224,6 +224,9 @@ def test_talr_scales_every_gradient_by_its_regions_inverse_rms(graph, method):
         torch.testing.assert_close(p.grad, before[name] * scale, msg=name)
         scaled += scale > 1.01 and bool(before[name].abs().sum() > 0)
     assert scaled > 0
+    current = {name: p.grad.clone() for name, p in model.named_parameters()}
+    _strategy(model, method, talr=False).after_backward(result)  # --no-talr: gradients left alone
+    assert all(torch.equal(p.grad, current[name]) for name, p in model.named_parameters())
 
 
 # ---------------------------------------------------------------- settings reach the strategy
