@@ -168,6 +168,15 @@ def test_classification_error_setting_changes_the_critic_loss(graph):
     assert abs(losses[0] - losses[1]) > 1e-2
 
 
+def test_classification_error_is_refused_where_it_would_be_ignored():
+    from routegraph.errors import ConfigError
+
+    for method in ("actor", "static"):
+        with pytest.raises(ConfigError, match="zero_one applies to critic targets only"):
+            TrainConfig(method=method, error="zero_one")
+    assert TrainConfig(method="optimistic_critic", error="zero_one").error == "zero_one"
+
+
 def test_static_loss_is_mean_cross_entropy_plus_c_mod(graph):
     static = static_baseline(graph, graph.classifiers[1])
     model = model_that_routes(static)
@@ -236,7 +245,7 @@ def test_every_setting_reaches_the_strategy():
     strategy = strategy_from_config(config)
     for name in ("k_cpt", "k_ure", "k_l2", "talr", "eps", "regularized_policy", "dynamic_k_cpt", "k_cpt_set", "error"):
         assert getattr(strategy, name) == getattr(config, name), name
-    assert strategy_from_config(config.with_(method="actor")).k_dec == 0.5
+    assert strategy_from_config(config.with_(method="actor", error="cross_entropy")).k_dec == 0.5
 
 
 # ---------------------------------------------------------------- dynamic k_cpt
