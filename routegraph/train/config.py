@@ -68,6 +68,9 @@ class TrainConfig:
             problems.append(f"schedule must be auto, paper or small, got {self.schedule!r}")
         if self.error not in ("cross_entropy", "zero_one"):
             problems.append(f"error must be cross_entropy or zero_one, got {self.error!r}")
+        elif self.error == "zero_one" and not self.method.endswith("critic"):
+            # it would be silently ignored: the 0/1 error has no gradient, only critic targets use it
+            problems.append(f"error zero_one applies to critic targets only, not to method {self.method!r}")
         for name in ("iterations", "batch_size"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")

@@ -1,0 +1,88 @@
+"""``evaluate()`` (dense, what eval.json reports) agrees with ``route()`` (path-only inference).
+
+For every spec in specs/, with random weights under which the routers really split
+(``randomize``: random router heads and BN statistics), on the same images: the
+count of examples at each classifier, each junction's decision histogram over
+the examples that pass it, the error rate and the mean ops are the same in both.
+Fixed and dynamic k_cpt (the latter at two k_cpt, through ``k_sensitive``).
+"""
+import pytest
+import torch
+
+from infer_helpers import REPO, k_sensitive, randomize
+from routegraph.graph import compile_spec
+from routegraph.infer import route
+from routegraph.nn import build_model
+from routegraph.nn.model import module_key
+from routegraph.spec.loader import load_spec
+from routegraph.train.evaluate import evaluate
+
+SPECS = sorted(p.name for p in (REPO / "specs").glob("*.yaml"))
+N = 64
+
+
+def _images_and_labels(graph, seed):
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.rand(N, *graph.input_shape.dims, generator=gen)
+    return images, torch.randint(0, graph.num_classes, (N,), generator=gen)
+
+
+def split_evenly(model, images, k_cpt=None):
+    """Shift each router's last bias by its scores' median on ``images`` (halfway between
+    the two middle values, so no example sits on it), so that every sink wins for some
+    examples. One dense pass gives every router's scores: no router's output feeds a node."""
+    with torch.no_grad():
+        for name, scores in model.eval()(images, k_cpt).scores.items():
+            middle = scores.sort(0).values[len(scores) // 2 - 1:len(scores) // 2 + 1].mean(0)
+            model.routers[module_key(name)].layers[-1].bias -= middle
+    return model
+
+
+def clear_decisions(model, images, k_cpt=None, margin=1e-3):
+    """The images on which every router's best score beats its second by ``margin``: dense
+    and path-only (BN-folded) outputs differ by float rounding (logits: at most 3e-6 on
+    these specs, measured), so no decision may be that close to a tie.
+    (In eval mode each example's scores depend on that example alone.)"""
+    with torch.no_grad():
+        gaps = [s.topk(2, dim=1).values.diff(dim=1).abs().squeeze(1) for s in model.eval()(images, k_cpt).scores.values()]
+    return torch.stack(gaps).amin(0) > margin
+
+
+def _assert_same_report(model, images, labels, k_cpt):
+    record = evaluate(model, images, labels, k_cpt, batch_size=20)  # several dense batches
+    routed = route(model, images, k_cpt)
+    counts = torch.bincount(routed.exit, minlength=len(routed.classifiers)).tolist()
+    assert [record["classifiers"][c]["count"] for c in routed.classifiers] == counts
+    for name, taken in routed.decisions.items():
+        histogram = torch.bincount(taken[taken >= 0], minlength=len(model.graph.junction(name).sinks)).tolist()
+        assert record["junctions"][name]["histogram"] == histogram, name
+    assert record["error_rate"] == pytest.approx(1 - (routed.predictions == labels).double().mean().item(), abs=1e-12)
+    assert record["mean_ops"] == pytest.approx(routed.mean_ops, rel=1e-12)
+    return counts, routed
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_evaluate_reports_the_routes_of_path_only_inference(spec):
+    graph = compile_spec(load_spec(REPO / "specs" / spec))
+    torch.manual_seed(0)
+    images, labels = _images_and_labels(graph, seed=1)
+    model = split_evenly(randomize(build_model(graph), seed=3), images)
+    clear = clear_decisions(model, images)
+    assert int(clear.sum()) >= 32
+    counts, routed = _assert_same_report(model, images[clear], labels[clear], None)
+    # not trivial: the routers split the examples, at the first junction and below it
+    assert sum(c > 0 for c in counts) >= 3, counts
+    split = [j for j, d in routed.decisions.items() if len(d[d >= 0].unique()) > 1]
+    assert len(split) >= 2, routed.decisions
+
+
+def test_evaluate_matches_route_at_each_k_cpt_of_a_dynamic_network():
+    graph = compile_spec(load_spec(REPO / "specs" / "tiny_chain.yaml"), k_cpt_input=True)
+    torch.manual_seed(0)
+    model = k_sensitive(build_model(graph), seed=1)
+    images, labels = _images_and_labels(graph, seed=2)
+    k_set = (0.0, 3.2e-8)
+    clear = torch.stack([clear_decisions(model, images, torch.full((N,), k)) for k in k_set]).all(0)
+    assert int(clear.sum()) >= 32
+    seen = [_assert_same_report(model, images[clear], labels[clear], k)[0] for k in k_set]
+    assert seen[0] != seen[1], "the fixture should make k_cpt matter"
