@@ -4,19 +4,43 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, fields
 
+from ..checks import K_CPT, POSITIVE_INT, Bound
 from ..errors import ConfigError
 
 # settings with their own, friendlier flags
 _RENAMED = {"method": "--strategy", "static_classifier": "--static-exit"}
 _HELP = {
     "method": "static | actor | pragmatic_critic | optimistic_critic",
-    "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
+    "iterations": "training steps",
+    "batch_size": "images per step (under torchrun: the global batch)",
+    "seed": "seed of the initial weights, the batch order, the augmentation and the k_cpt draws",
+    "schedule": "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small",
+    "lr": "initial SGD learning rate (default: from --schedule; paper 0.1, small 0.02)",
+    "lr_half_life": "iterations in which the learning rate halves (default: from --schedule; paper 10,000, "
+                    "small half the run)",
+    "momentum": "SGD momentum",
+    "tau": "initial temperature of the training policy softmax(s / tau) (default: 1.0 for the actor, "
+           "0.1 for critics)",
+    "tau_half_life": "iterations in which tau halves (default: from --schedule; paper 20,000, small a quarter "
+                     "of the run)",
     "k_cpt": "cost per multiply-accumulate",
     "dynamic_k_cpt": "routers read k_cpt; train on k_cpt drawn from --k-cpt-set",
-    "schedule": "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small",
+    "k_cpt_set": "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at",
+    "eps": "floor of the training policy: sink i gets at least eps * leaves(i) / leaves(root)",
+    "error": "error used in critic targets: cross_entropy | zero_one",
+    "k_dec": "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)",
+    "k_ure": "weight of the critics' utility-regression loss",
+    "k_l2": "weight of the path-weighted L2 penalty c_mod",
     "talr": "throughput-adjusted learning rates",
     "regularized_policy": "let c_mod's gradient reach the routing policy",
-    "error": "error used in critic targets: cross_entropy | zero_one",
+    "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
+    "log_every": "write a line to metrics.jsonl every this many iterations",
+    "eval_every": "evaluate on held-out test images every this many iterations (0: only at the end)",
+    "eval_examples": "periodic evaluation: a fixed random sample of this many test images (0: all)",
+    "checkpoint_every": "save checkpoint.pt every this many iterations, and at the end (0: only at the end)",
+    "augment": "random shifts and flips of the training images",
+    "threads": "torch CPU threads (0: torch's choice, one per core)",
+    "device": "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N",
     "fast": "fast mode (same results as plain mode)",
     "cuda_graph": "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)",
     "dist_backend": "torchrun process-group backend: auto (nccl with one GPU per process, else gloo) | gloo | nccl",
@@ -24,22 +48,62 @@ _HELP = {
 }
 
 
+def number(bound: Bound):
+    """An argparse ``type`` that accepts the numbers ``bound`` allows; others are a usage error (exit 2)."""
+
+    def parse(text: str):
+        try:
+            value = bound.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {bound.allowed(finite=True)} (got {text!r})") from None
+        problem = bound.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = bound.kind.__name__  # argparse names the type in some messages
+    return parse
+
+
+K_CPT_TYPE = number(K_CPT)
+THREADS_HELP = "torch CPU threads (default: torch's choice)"
+
+
+def add_threads_flag(parser, help_: str = THREADS_HELP) -> None:
+    """``--threads N``: torch CPU threads, N >= 1 (apply with :func:`apply_threads_flag`)."""
+    parser.add_argument("--threads", type=number(POSITIVE_INT), help=help_)
+
+
+def apply_threads_flag(args) -> None:
+    if getattr(args, "threads", None):
+        from ..train.loop import apply_threads
+
+        apply_threads(args.threads)
+
+
+def add_batch_size_flag(parser, default: int) -> None:
+    parser.add_argument("--batch-size", type=number(POSITIVE_INT), default=default,
+                        help=f"images per forward pass (default: {default}; only memory and speed depend on it)")
+
+
 def add_train_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (defaults: None, meaning 'the config's default')."""
-    from ..train.config import TrainConfig
+    """One flag per TrainConfig field (defaults: None, meaning 'the config's default'),
+    numbers checked against the field's bound (``TrainConfig.BOUNDS``) as they are parsed."""
+    from ..train.config import BOUNDS, TrainConfig
 
     group = parser.add_argument_group("training settings (defaults: the paper's; see docs/training.md)")
     for f in fields(TrainConfig):
         flag = _RENAMED.get(f.name, "--" + f.name.replace("_", "-"))
         default = f.default if f.default is not MISSING else None
-        help_ = _HELP.get(f.name, "") + (f" (default: {default})" if default is not None else "")
+        help_ = _HELP[f.name] + (f" (default: {default})" if default is not None else "")
         if isinstance(default, bool):
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         elif isinstance(default, tuple):
-            group.add_argument(flag, dest=f.name, type=float, nargs="+", default=None, help=help_)
+            group.add_argument(flag, dest=f.name, type=K_CPT_TYPE, nargs="+", default=None, help=help_)
+        elif f.name in BOUNDS:
+            group.add_argument(flag, dest=f.name, type=number(BOUNDS[f.name]), default=None, help=help_)
         else:
-            kind = type(default) if default is not None else (float if "half_life" in f.name or f.name in ("lr", "tau") else str)
-            group.add_argument(flag, dest=f.name, type=kind, default=None, help=help_)
+            group.add_argument(flag, dest=f.name, type=str, default=None, help=help_)
     group.add_argument("--config", dest="config_file", help="YAML file of training settings (flags win)")
 
 
