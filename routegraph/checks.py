@@ -66,11 +66,17 @@ NON_NEGATIVE = Bound(float, 0)
 K_CPT = NON_NEGATIVE  # cost per multiply-accumulate: finite, >= 0
 
 
-def check_k_cpt(value, what: str = "k_cpt") -> float:
-    """A k_cpt as a float; NaN, infinity and negative values are a :class:`ConfigError`.
+def check_k_cpt(value, what: str = "k_cpt"):
+    """A k_cpt as a float (a tensor or array of per-example values: unchanged, every value checked);
+    NaN, infinity and negative values are a :class:`ConfigError`.
 
     Every entry point that takes k_cpt (training settings, ``evaluate``,
     ``route``, calibration, the CLI's ``--k-cpt``) goes through here."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):  # ints, numpy scalars
-        value = float(value)
+        return K_CPT.check(float(value), what)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # torch / numpy arrays
+        values = value.tolist()
+        for v in values if isinstance(values, list) else [values]:
+            K_CPT.check(v if not isinstance(v, list) else float("nan"), what)
+        return value
     return K_CPT.check(value, what)
