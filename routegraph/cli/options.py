@@ -62,6 +62,7 @@ def number(bound: Bound):
         return value
 
     parse.__name__ = bound.kind.__name__  # argparse names the type in some messages
+    parse.bound = bound  # for tests that walk every option
     return parse
 
 
