@@ -26,7 +26,8 @@ _HELP = {
     "k_cpt": "cost per multiply-accumulate",
     "dynamic_k_cpt": "routers read k_cpt; train on k_cpt drawn from --k-cpt-set",
     "k_cpt_set": "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at",
-    "eps": "floor of the training policy: sink i gets at least eps * leaves(i) / leaves(root)",
+    "eps": "exploration floor of the training policy: every path keeps a probability of about eps times "
+           "its share of the leaves (docs/training.md)",
     "error": "error used in critic targets: cross_entropy | zero_one",
     "k_dec": "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)",
     "k_ure": "weight of the critics' utility-regression loss",
