@@ -74,9 +74,10 @@ def test_calibrate_run_is_not_met_when_the_verification_exceeds_the_budget(setup
     # same images: the path-only verification reproduces the routers-only search exactly
     assert cal.calibration.met and cal.met and cal.verification.met
     assert cal.verification.mean_ops == pytest.approx(cal.mean_ops)
-    pool = torch.rand(400, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    pool = torch.rand(1000, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     deepest = route(model, pool, cal.k_cpt).exit == len(model.graph.paths) - 1
-    assert deepest.sum() >= 4, "the fixture should send some images to the deepest exit"
+    # about 2% of random images go all the way here (14 of 1000 measured); one is enough for the test
+    assert deepest.sum() >= 1, "the fixture should send some images to the deepest exit"
     hard = pool[deepest]
     result = calibrate_run(model, images, labels, budget, K_SET, verify_on=(hard, None))
     assert result.k_cpt == cal.k_cpt and result.calibration.met  # the search half alone would say met
