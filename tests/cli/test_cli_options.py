@@ -2,11 +2,14 @@
 output paths checked before the work; each refusal is one line and exit status 2."""
 import argparse
 import math
+from pathlib import Path
 
 import pytest
 
 from routegraph.cli.main import COMMANDS, build_parser, main
 from routegraph.cli.options import number
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _parsers():
@@ -194,3 +197,22 @@ def test_static_exit_outside_the_networks_exits(tmp_path, capsys):
     assert code == 2 and err.strip() == ("static exit 9: the network has 3 classifiers "
                                          "(allowed: 1..3, or a name: l1.exit, l2.exit, l3.exit)")
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_k_cpt_lists_and_experiment_files_refuse_nan(tmp_path, capsys):
+    import shutil
+
+    from routegraph.errors import ConfigError, ExperimentError
+    from routegraph.sweep.expand import parse_k_cpt_list
+    from routegraph.sweep.schema import load_experiment
+
+    for text in ("1e-9,nan", "inf", "-1e-9"):
+        with pytest.raises(ConfigError, match="must be"):
+            parse_k_cpt_list(text)
+    assert main(["sweep", "experiments/hybrid.yaml", "--budget", "tiny", "--k-cpt", "1e-9,nan", "--dry-run"]) == 2
+    assert "--k-cpt '1e-9,nan': must be a finite number >= 0 (got nan)" in capsys.readouterr().err
+    shutil.copy("experiments/budgets.yaml", tmp_path)
+    text = open("experiments/hybrid.yaml").read().replace("../specs/", f"{REPO}/specs/")
+    (tmp_path / "x.yaml").write_text(text.replace("tier_k_cpt: [1.0e-9,", "tier_k_cpt: [.nan,", 1))
+    with pytest.raises(ExperimentError, match=r"tier_k_cpt\.0: k_cpt must be a finite number >= 0 \(got nan\)"):
+        load_experiment(tmp_path / "x.yaml")
