@@ -84,7 +84,7 @@ class TrainConfig:
                 problem = bound.problem(value)
                 if problem:
                     problems.append(f"{name} {problem}")
-        if not isinstance(self.k_cpt_set, tuple) or not self.k_cpt_set:
+        if not isinstance(self.k_cpt_set, (tuple, list)) or not self.k_cpt_set:
             problems.append(f"k_cpt_set must hold one or more k_cpt values (got {self.k_cpt_set!r})")
         else:
             problems += [f"k_cpt_set values {K_CPT.problem(k)}" for k in self.k_cpt_set if K_CPT.problem(k)]
