@@ -4,7 +4,7 @@ Times, in the same run and interleaved (so load changes hit both alike):
 
 - one SGD step (batch 128, momentum 0.9) of the paper's 8-layer multiscale chain
   with a static classifier after layer 8, written here in plain PyTorch
-  (reference-facts.md, "Architecture of the eight-layer chain");
+  (specs/chain_8layer.yaml);
 - augmenting 128 images (``Augmenter``: random shifts with mean-colour fill, flips);
 - a whole ``BatchStream.batch`` call (index, gather from the task, augment).
 

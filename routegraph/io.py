@@ -89,6 +89,33 @@ def _umask() -> int:
     return mask
 
 
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> Path:
+    """``path`` if a file (or, with ``folder``, a folder) can be written there; else a ConfigError.
+
+    Nothing is created: commands call this on their output options before the
+    work, so a bad ``--out`` fails in a second rather than after a long run.
+    A missing path is writable when its nearest existing parent is a writable folder."""
+    from .errors import ConfigError
+
+    path = Path(path)
+    what = "folder" if folder else "file"
+    if path.exists():
+        if path.is_dir() != folder:
+            raise ConfigError(f"{path}: cannot write the {what} here: it is {'a file' if folder else 'a folder'}")
+        need = [path] if folder else [path, path.parent]  # a file is replaced through its folder
+    else:
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(f"{path}: cannot write the {what} here: {ancestor} is a file, not a folder")
+        need = [ancestor]
+    for place in need:
+        if not os.access(place, os.W_OK | (os.X_OK if place.is_dir() else 0)):
+            raise ConfigError(f"{path}: cannot write the {what} here: {place} is not writable")
+    return path
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w") as handle:
         handle.write(text)

@@ -1,13 +1,15 @@
 """``routegraph compile SPEC``: validate, print shapes/ops/paths; optional JSON and diagram."""
 from __future__ import annotations
 
+from .options import output_file
+
 
 def add_arguments(parser):
     parser.add_argument("spec", help="the network spec (YAML)")
     parser.add_argument("--set", action="append", metavar="PARAM=VALUE", help="override a spec parameter, e.g. width=2")
-    parser.add_argument("--json", metavar="FILE", help="write the compiled graph as JSON ('-' for stdout)")
-    parser.add_argument("--dot", metavar="FILE", help="write the architecture diagram's graphviz source")
-    parser.add_argument("--render", metavar="FILE", help="render the architecture diagram (.svg, .png or .pdf)")
+    parser.add_argument("--json", metavar="FILE", type=output_file, help="write the compiled graph as JSON ('-' for stdout)")
+    parser.add_argument("--dot", metavar="FILE", type=output_file, help="write the architecture diagram's graphviz source")
+    parser.add_argument("--render", metavar="FILE", type=output_file, help="render the architecture diagram (.svg, .png or .pdf)")
     parser.add_argument("--k-cpt-input", action="store_true", help="compile routers that read k_cpt (dynamic k_cpt)")
     parser.add_argument("--quiet", action="store_true", help="no summary")
 

@@ -13,6 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..checks import NON_NEGATIVE_INT, POSITIVE_INT
+from .options import number, output_file
+
+SEED = number(NON_NEGATIVE_INT)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
@@ -31,19 +36,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     prepare = actions.add_parser("prepare", parents=[common], help="build and cache a task from the raw files")
     prepare.add_argument("tasks", nargs="+", metavar="TASK", help="hybrid, cifar2, cifar5, cifar10, mnist")
-    prepare.add_argument("--seed", type=int, default=0, help="seed of the recipe's random choices (default 0)")
+    prepare.add_argument("--seed", type=SEED, default=0, help="seed of the recipe's random choices (default 0)")
     prepare.add_argument("--force", action="store_true", help="rebuild even if a cache exists")
 
     info = actions.add_parser("info", parents=[common], help="list tasks, where files are looked for, what is present")
     info.add_argument("task", nargs="?", default=None, help="show one task's classes and counts")
-    info.add_argument("--seed", type=int, default=0)
+    info.add_argument("--seed", type=SEED, default=0, help="seed of the recipe whose cache is looked for (default 0)")
 
     sheet = actions.add_parser("sheet", parents=[common], help="draw a contact sheet (one row per class) as a PNG")
-    sheet.add_argument("task")
-    sheet.add_argument("--out", default=None, metavar="PNG", help="output file (default contact-TASK.png)")
-    sheet.add_argument("--per-class", type=int, default=12)
-    sheet.add_argument("--split", choices=["train", "test"], default="train")
-    sheet.add_argument("--seed", type=int, default=0)
+    sheet.add_argument("task", help="task name, e.g. synthetic or hybrid")
+    sheet.add_argument("--out", default=None, metavar="PNG", type=output_file, help="output file (default contact-TASK.png)")
+    sheet.add_argument("--per-class", type=number(POSITIVE_INT), default=12, help="images per class (default 12)")
+    sheet.add_argument("--split", choices=["train", "test"], default="train", help="split to draw from (default train)")
+    sheet.add_argument("--seed", type=SEED, default=0, help="seed of the recipe and of the images drawn (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,10 +115,6 @@ def _info(args) -> int:
 def _sheet(args) -> int:
     from routegraph.data import load_task
     from routegraph.data.contact import save_contact_sheet
-    from routegraph.errors import ConfigError
-
-    if args.per_class < 1:
-        raise ConfigError(f"--per-class {args.per_class}: expected at least 1")
     task = load_task(args.task, args.data_dir, seed=args.seed)
     out = save_contact_sheet(task, args.out or f"contact-{args.task}.png", args.per_class, args.split, args.seed)
     print(f"wrote {out}")

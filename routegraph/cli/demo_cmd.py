@@ -11,14 +11,17 @@ import shutil
 import time
 from pathlib import Path
 
+from ..checks import POSITIVE_INT
+from .options import K_CPT_TYPE, number, output_folder
+
 
 def add_arguments(parser):
-    parser.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    parser.add_argument("--out", default="demo-out", type=output_folder, help="output folder (default: demo-out)")
     parser.add_argument("--spec", default=None, help="routed spec (default: specs/tiny_chain.yaml)")
-    parser.add_argument("--iterations", type=int, default=600, help="training steps per network (default: 600)")
-    parser.add_argument("--k-cpt", type=float, nargs="+", default=[0.0, 3e-7, 1e-6, 3e-6],
+    parser.add_argument("--iterations", type=number(POSITIVE_INT), default=600, help="training steps per network (default: 600)")
+    parser.add_argument("--k-cpt", type=K_CPT_TYPE, nargs="+", default=[0.0, 3e-7, 1e-6, 3e-6],
                         help="k_cpt values of the routed networks")
-    parser.add_argument("--n-train", type=int, default=6000, help="synthetic training images (default: 6000)")
+    parser.add_argument("--n-train", type=number(POSITIVE_INT), default=6000, help="synthetic training images (default: 6000)")
     parser.add_argument("--fresh", action="store_true", help="delete --out first (else finished runs are reused)")
 
 

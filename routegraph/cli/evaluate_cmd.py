@@ -1,13 +1,13 @@
 """``routegraph evaluate RUN [--k-cpt K ...]``: table on stdout, evaluations merged into RUN/eval.json."""
 from __future__ import annotations
 
-from .options import add_data_flags, parse_key_values
+from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, parse_key_values, routing_k_cpt
 
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory")
-    parser.add_argument("--k-cpt", type=float, nargs="+", help="k_cpt value(s) (default: the run's own, or its k_cpt set if dynamic)")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--k-cpt", type=K_CPT_TYPE, nargs="+", help="k_cpt value(s) (default: the run's own, or its k_cpt set if dynamic)")
+    add_batch_size_flag(parser, 500)
     add_data_flags(parser, default=None)
 
 
@@ -18,7 +18,9 @@ def run(args) -> int:
     run_ = load_run(args.run)
     config = run_.config
     task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
-    k_values = args.k_cpt or (config["k_cpt_set"] if config["dynamic_k_cpt"] else [config["k_cpt"]])
+    k_values = routing_k_cpt(config, run_.graph, args.k_cpt)
+    if k_values == [None] and run_.graph.k_cpt_input:
+        k_values = config["k_cpt_set"]
     records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
     write_evaluations(run_.path, config["run_id"], task.class_names, records)
     print_table(records, config)

@@ -32,9 +32,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EXIT_USER_ERROR = 2
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (train's usage alone is a dozen), exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def _top_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="routegraph",
         description="Dynamically-routed neural networks from YAML specs.",
         epilog=f"commands:\n{lines}\n\nRun 'routegraph COMMAND --help' for a command's options.",
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         _top_parser().parse_args([command])  # prints the choices and exits 2
-    module_name, help_ = COMMANDS[command]
+    module_name = COMMANDS[command][0]
     try:
         module = importlib.import_module(f"routegraph.cli.{module_name}")
     except ModuleNotFoundError as exc:
@@ -67,12 +74,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"routegraph: the '{command}' command is not available in this version", file=sys.stderr)
         return EXIT_USER_ERROR
-    parser = argparse.ArgumentParser(prog=f"routegraph {command}", description=help_)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    args = build_parser(command, module).parse_args(rest)
     args.debug = debug
     return run_guarded(module.run, args)
+
+
+def build_parser(command: str, module=None) -> CommandParser:
+    """The argument parser of one command (its module imported unless given)."""
+    module_name, help_ = COMMANDS[command]
+    module = module or importlib.import_module(f"routegraph.cli.{module_name}")
+    parser = CommandParser(prog=f"routegraph {command}", description=help_)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    module.add_arguments(parser)
+    return parser
 
 
 def run_guarded(run, args) -> int:

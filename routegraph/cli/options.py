@@ -4,19 +4,44 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, fields
 
+from ..checks import K_CPT, POSITIVE_INT, Bound
 from ..errors import ConfigError
 
 # settings with their own, friendlier flags
 _RENAMED = {"method": "--strategy", "static_classifier": "--static-exit"}
 _HELP = {
     "method": "static | actor | pragmatic_critic | optimistic_critic",
-    "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
+    "iterations": "training steps",
+    "batch_size": "images per step (under torchrun: the global batch)",
+    "seed": "seed of the initial weights, the batch order, the augmentation and the k_cpt draws",
+    "schedule": "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small",
+    "lr": "initial SGD learning rate (default: from --schedule; paper 0.1, small 0.02)",
+    "lr_half_life": "iterations in which the learning rate halves (default: from --schedule; paper 10,000, "
+                    "small half the run)",
+    "momentum": "SGD momentum",
+    "tau": "initial temperature of the training policy softmax(s / tau) (default: 1.0 for the actor, "
+           "0.1 for critics)",
+    "tau_half_life": "iterations in which tau halves (default: from --schedule; paper 20,000, small a quarter "
+                     "of the run)",
     "k_cpt": "cost per multiply-accumulate",
     "dynamic_k_cpt": "routers read k_cpt; train on k_cpt drawn from --k-cpt-set",
-    "schedule": "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small",
+    "k_cpt_set": "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at",
+    "eps": "exploration floor of the training policy: every path keeps a probability of about eps times "
+           "its share of the leaves (docs/training.md)",
+    "error": "error used in critic targets: cross_entropy | zero_one",
+    "k_dec": "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)",
+    "k_ure": "weight of the critics' utility-regression loss",
+    "k_l2": "weight of the path-weighted L2 penalty c_mod",
     "talr": "throughput-adjusted learning rates",
     "regularized_policy": "let c_mod's gradient reach the routing policy",
-    "error": "error used in critic targets: cross_entropy | zero_one",
+    "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
+    "log_every": "write a line to metrics.jsonl every this many iterations",
+    "eval_every": "evaluate on held-out test images every this many iterations (0: only at the end)",
+    "eval_examples": "periodic evaluation: a fixed random sample of this many test images (0: all)",
+    "checkpoint_every": "save checkpoint.pt every this many iterations, and at the end (0: only at the end)",
+    "augment": "random shifts and flips of the training images",
+    "threads": "torch CPU threads (0: torch's choice, one per core)",
+    "device": "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N",
     "fast": "fast mode (same results as plain mode)",
     "cuda_graph": "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)",
     "dist_backend": "torchrun process-group backend: auto (nccl with one GPU per process, else gloo) | gloo | nccl",
@@ -24,22 +49,100 @@ _HELP = {
 }
 
 
+def number(bound: Bound):
+    """An argparse ``type`` that accepts the numbers ``bound`` allows; others are a usage error (exit 2)."""
+
+    def parse(text: str):
+        try:
+            value = bound.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {bound.allowed(finite=True)} (got {text!r})") from None
+        problem = bound.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = bound.kind.__name__  # argparse names the type in some messages
+    parse.bound = bound  # for tests that walk every option
+    return parse
+
+
+K_CPT_TYPE = number(K_CPT)
+THREADS_HELP = "torch CPU threads (default: torch's choice)"
+
+
+def add_threads_flag(parser, help_: str = THREADS_HELP) -> None:
+    """``--threads N``: torch CPU threads, N >= 1 (apply with :func:`apply_threads_flag`)."""
+    parser.add_argument("--threads", type=number(POSITIVE_INT), help=help_)
+
+
+def apply_threads_flag(args) -> None:
+    if getattr(args, "threads", None):
+        from ..train.loop import apply_threads
+
+        apply_threads(args.threads)
+
+
+def add_batch_size_flag(parser, default: int) -> None:
+    parser.add_argument("--batch-size", type=number(POSITIVE_INT), default=default,
+                        help=f"images per forward pass (default: {default}; only memory and speed depend on it)")
+
+
+def output_file(text: str) -> str:
+    """An argparse ``type`` for an output file option: refused at once if it cannot be written ('-' passes)."""
+    return text if text == "-" else _writable(text, folder=False)
+
+
+def output_folder(text: str) -> str:
+    """An argparse ``type`` for an output folder option (created later if missing)."""
+    return _writable(text, folder=True)
+
+
+def _writable(text: str, folder: bool) -> str:
+    from ..io import check_writable
+
+    try:
+        check_writable(text, folder=folder)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def routing_k_cpt(config: dict, graph, requested: list | None) -> list:
+    """The k_cpt values to route a run's network with (``predict``, ``evaluate``).
+
+    A dynamic-k_cpt network takes the ``requested`` values (None: ``[None]``,
+    for the caller to default). A fixed-k_cpt network's routers do not read
+    k_cpt: it is routed once, at its own k_cpt, with a note if others were asked for."""
+    if graph.k_cpt_input:
+        return list(requested) if requested else [None]
+    own = config.get("k_cpt")
+    ignored = [k for k in requested or [] if k != own]
+    if ignored:
+        trained = "a fixed k_cpt" if own is None else f"a fixed k_cpt={own:g}"
+        print(f"note: this network was trained with {trained}; its routers do not read k_cpt, "
+              f"so --k-cpt {' '.join(f'{k:g}' for k in ignored)} changes nothing")
+    return [own]
+
+
 def add_train_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (defaults: None, meaning 'the config's default')."""
-    from ..train.config import TrainConfig
+    """One flag per TrainConfig field (defaults: None, meaning 'the config's default'),
+    numbers checked against the field's bound (``TrainConfig.BOUNDS``) as they are parsed."""
+    from ..train.config import BOUNDS, TrainConfig
 
     group = parser.add_argument_group("training settings (defaults: the paper's; see docs/training.md)")
     for f in fields(TrainConfig):
         flag = _RENAMED.get(f.name, "--" + f.name.replace("_", "-"))
         default = f.default if f.default is not MISSING else None
-        help_ = _HELP.get(f.name, "") + (f" (default: {default})" if default is not None else "")
+        help_ = _HELP[f.name] + (f" (default: {default})" if default is not None else "")
         if isinstance(default, bool):
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         elif isinstance(default, tuple):
-            group.add_argument(flag, dest=f.name, type=float, nargs="+", default=None, help=help_)
+            group.add_argument(flag, dest=f.name, type=K_CPT_TYPE, nargs="+", default=None, help=help_)
+        elif f.name in BOUNDS:
+            group.add_argument(flag, dest=f.name, type=number(BOUNDS[f.name]), default=None, help=help_)
         else:
-            kind = type(default) if default is not None else (float if "half_life" in f.name or f.name in ("lr", "tau") else str)
-            group.add_argument(flag, dest=f.name, type=kind, default=None, help=help_)
+            group.add_argument(flag, dest=f.name, type=str, default=None, help=help_)
     group.add_argument("--config", dest="config_file", help="YAML file of training settings (flags win)")
 
 

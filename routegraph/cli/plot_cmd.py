@@ -6,11 +6,13 @@
 """
 from __future__ import annotations
 
+from .options import output_file
+
 
 def add_arguments(parser):
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="run directories, directories of runs, or glob patterns")
-    parser.add_argument("-o", "--out", metavar="FILE",
+    parser.add_argument("-o", "--out", metavar="FILE", type=output_file,
                         help="output file: .png, .svg or .pdf (default: curves.png, or dataflow-training.png)")
     parser.add_argument("--over-training", action="store_true",
                         help="plot the fraction of validation images per classifier over training (Fig. 8) "

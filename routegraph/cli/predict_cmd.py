@@ -11,50 +11,43 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_threads_flag, output_file, routing_k_cpt
+
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
     parser.add_argument("images", help=".npy file: uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1] (linear colour)")
-    parser.add_argument("--k-cpt", type=float, default=None,
+    parser.add_argument("--k-cpt", type=K_CPT_TYPE, default=None,
                         help="cost per op the routers assume (dynamic-k_cpt runs only; "
                              "see 'routegraph calibrate' to pick one for an ops budget)")
-    parser.add_argument("--out", help="output file, .npz (default) or .csv (default: IMAGES with suffix .predictions.npz)")
+    parser.add_argument("--out", type=output_file, help="output file, .npz (default) or .csv (default: IMAGES with suffix .predictions.npz)")
     parser.add_argument("--labels", help="optional .npy of int labels [N]: also report accuracy")
     parser.add_argument("--colour", "--color", dest="colour", choices=("auto", "srgb", "linear"), default="auto",
                         help="auto: uint8 is 8-bit sRGB-like (decoded with v**2.2), float is linear (default)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add_batch_size_flag(parser, 256)
+    add_threads_flag(parser)
 
 
 def run(args) -> int:
-    import numpy as np
-    import torch
-
-    from ..errors import ConfigError, DataError
     from ..infer import route
-    from ..infer.images import load_images
+    from ..infer.images import load_images, load_labels
+    from ..io import check_writable
     from ..train.rundir import load_run
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads_flag(args)
+    path = check_writable(args.out or default_output(args.images))
+    output_format(path)
     run_ = load_run(args.run)
     config, graph, model = run_.config, run_.graph, run_.model
     k_cpt = resolve_k_cpt(config, graph, args.k_cpt)
     images = load_images(args.images, graph.input_shape.dims, args.colour)
-    labels = None
-    if args.labels:
-        labels = torch.from_numpy(np.load(args.labels, allow_pickle=False)).long().reshape(-1)
-        if len(labels) != len(images):
-            raise DataError(f"{args.labels}: {len(labels)} labels for {len(images)} images")
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size must be at least 1")
+    labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()
     out = route(model, images, k_cpt, batch_size=args.batch_size)
     seconds = time.perf_counter() - start
 
     class_names = list(config.get("class_names") or [str(c) for c in range(graph.num_classes)])
-    path = Path(args.out) if args.out else default_output(args.images)
     write_predictions(path, out, class_names, k_cpt)
     print_summary(run_, out, k_cpt, seconds, labels, class_names)
     print(f"wrote {path}")
@@ -65,18 +58,12 @@ def resolve_k_cpt(config: dict, graph, k_cpt):
     """The k_cpt to route with: required for dynamic runs, ignored (with a note) for fixed ones."""
     from ..errors import ConfigError
 
-    if graph.k_cpt_input:
-        if k_cpt is None:
-            trained = ", ".join(f"{k:g}" for k in config.get("k_cpt_set", []))
-            raise ConfigError(f"this run has dynamic k_cpt: pass --k-cpt (trained on {trained}), "
-                              "or pick one for an ops budget with 'routegraph calibrate'")
-        if k_cpt < 0:
-            raise ConfigError(f"--k-cpt must be >= 0, got {k_cpt}")
-        return k_cpt
-    if k_cpt is not None and config.get("k_cpt") is not None and k_cpt != config["k_cpt"]:
-        print(f"note: this network was trained with a fixed k_cpt={config['k_cpt']:g}; its routers do not read "
-              f"k_cpt, so --k-cpt {k_cpt:g} changes nothing")
-    return None
+    (k,) = routing_k_cpt(config, graph, None if k_cpt is None else [k_cpt])
+    if graph.k_cpt_input and k is None:
+        trained = ", ".join(f"{k:g}" for k in config.get("k_cpt_set", []))
+        raise ConfigError(f"this run has dynamic k_cpt: pass --k-cpt (trained on {trained}), "
+                          "or pick one for an ops budget with 'routegraph calibrate'")
+    return k if graph.k_cpt_input else None
 
 
 def default_output(images: str) -> Path:
@@ -85,14 +72,24 @@ def default_output(images: str) -> Path:
     return path.parent / (path.name.removesuffix(".npy") + ".predictions.npz")
 
 
+def output_format(path: Path) -> str:
+    """'npz' or 'csv', from the output file's name."""
+    if path.suffix not in (".npz", ".csv"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--out {path}: use a .npz or .csv file name")
+    return path.suffix[1:]
+
+
 def write_predictions(path: Path, out, class_names: list[str], k_cpt) -> None:
     import csv
 
     import numpy as np
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = output_format(path)
     exit_names = np.array(out.classifiers)[out.exit.numpy()] if len(out.exit) else np.array([], dtype=str)
-    if path.suffix == ".csv":
+    if fmt == "csv":
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", "prediction", "class_name", "exit_classifier", "exit_index", "ops"])
@@ -100,10 +97,6 @@ def write_predictions(path: Path, out, class_names: list[str], k_cpt) -> None:
                 name = class_names[p] if p < len(class_names) else str(p)
                 writer.writerow([i, p, name, out.classifiers[e], e, ops])
         return
-    if path.suffix != ".npz":
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--out {path}: use a .npz or .csv file name")
     arrays = {
         "predictions": out.predictions.numpy(),
         "exit": out.exit.numpy(),

@@ -13,19 +13,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .options import K_CPT_TYPE, output_file
+
 EXIT_SOURCE_ONLY = 1
 
 
 def add_arguments(parser):
     parser.add_argument("targets", nargs="+", metavar="SPEC_OR_RUN",
                         help="a spec file (.yaml), or run directories / directories of runs / glob patterns")
-    parser.add_argument("-o", "--out", metavar="FILE",
+    parser.add_argument("-o", "--out", metavar="FILE", type=output_file,
                         help="output file: .svg, .png or .pdf (architecture also .gv/.dot) "
                              "(default: arch-NAME.svg, or dataflow-VARIANT.svg)")
     parser.add_argument("--dataflow", metavar="VARIANT",
                         help="draw a dataflow diagram instead of the architecture: 'accuracy' (correct vs. incorrect "
                              "wedges) or 'classes' (one wedge per class)")
-    parser.add_argument("--k-cpt", type=float, metavar="K",
+    parser.add_argument("--k-cpt", type=K_CPT_TYPE, metavar="K",
                         help="dataflow: use each run's evaluation at this k_cpt (default: the run's own; every "
                              "k_cpt of a dynamic-k_cpt run)")
     parser.add_argument("--detail", default="auto", metavar="LEVEL",

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import sys
 
+from .options import output_file
+
 
 def add_arguments(parser):
     parser.add_argument("runs", nargs="+", metavar="RUN",
                         help="run directories, directories of runs, or glob patterns")
-    parser.add_argument("-o", "--out", default="report.html", metavar="FILE", help="the HTML file (default: report.html)")
+    parser.add_argument("-o", "--out", default="report.html", metavar="FILE", type=output_file, help="the HTML file (default: report.html)")
     parser.add_argument("--title", default="routegraph report", help="page title")
     parser.add_argument("--check", action="store_true",
                         help="open the page in headless chromium and fail on console errors or undecoded pictures")
-    parser.add_argument("--screenshot", metavar="PNG", help="with --check: also save a screenshot of the page")
+    parser.add_argument("--screenshot", metavar="PNG", type=output_file, help="with --check: also save a screenshot of the page")
 
 
 def run(args) -> int:

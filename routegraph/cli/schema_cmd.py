@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .options import output_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", metavar="FILE",
+    parser.add_argument("-o", "--output", metavar="FILE", type=output_file,
                         help="write the schema to FILE (e.g. docs/routegraph.schema.json) instead of stdout")
 
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..checks import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT
+from .options import number, output_folder
+
 
 def add_arguments(parser):
     parser.add_argument("experiments", nargs="+", metavar="EXPERIMENT",
                         help="experiment file(s), e.g. experiments/hybrid.yaml (budgets files are skipped)")
     parser.add_argument("--budget", help="budget name from the experiment's budgets (tiny, small, medium, paper)")
-    parser.add_argument("--out", help="output folder (default: runs/<experiment name>/; with several experiments, "
+    parser.add_argument("--out", type=output_folder, help="output folder (default: runs/<experiment name>/; with several experiments, "
                                       "OUT/<experiment name>/)")
     select = parser.add_argument_group("selection")
     select.add_argument("--only", metavar="GROUPS",
                         help="comma-separated group names or shell patterns, e.g. static,actor or 'actor*'")
-    select.add_argument("--tier", type=int, metavar="N",
+    select.add_argument("--tier", type=number(POSITIVE_INT), metavar="N",
                         help="groups of tiers 1..N; routed groups then run at the experiment's tier_k_cpt "
                              "(4 values spread over the set) unless --k-cpt is given")
     select.add_argument("--k-cpt", dest="k_cpt", metavar="LIST",
@@ -29,16 +32,16 @@ def add_arguments(parser):
                         help="exits of static baselines, comma-separated, e.g. 5,8 (routed runs are not filtered)")
     execution = parser.add_argument_group("execution")
     execution.add_argument("--executor", choices=("local", "ray"), default="local", help="default: local")
-    execution.add_argument("--jobs", type=int, default=1,
+    execution.add_argument("--jobs", type=number(POSITIVE_INT), default=1,
                            help="local: parallel training processes (default 1, in this process)")
-    execution.add_argument("--threads", type=int, help="local: torch threads per job (default: cores // jobs)")
+    execution.add_argument("--threads", type=number(POSITIVE_INT), help="local: torch threads per job (default: cores // jobs)")
     execution.add_argument("--address", help="ray: cluster address, e.g. ray://host:10001 or auto "
                                              "(default: RAY_ADDRESS, else a new local instance)")
-    execution.add_argument("--max-retries", type=int,
+    execution.add_argument("--max-retries", type=number(NON_NEGATIVE_INT),
                            help="retries of a killed or failed run, each resuming from its checkpoint "
                                 "(default: 3 on ray; local: 2, for dead worker processes)")
-    execution.add_argument("--cpus-per-run", type=float, help="ray: CPUs per task (default: the experiment's resources)")
-    execution.add_argument("--gpus-per-run", type=float, help="ray: GPUs per task (default: the experiment's resources)")
+    execution.add_argument("--cpus-per-run", type=number(POSITIVE), help="ray: CPUs per task (default: the experiment's resources)")
+    execution.add_argument("--gpus-per-run", type=number(NON_NEGATIVE), help="ray: GPUs per task (default: the experiment's resources)")
     execution.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     parser.add_argument("--data-dir", help="data folder (else $ROUTEGRAPH_DATA, else the per-user cache); "
                                            "on Ray it must exist on every node")
@@ -57,8 +60,6 @@ def run(args) -> int:
     from ..sweep.schema import load_experiment
 
     files = _experiment_files(args.experiments)
-    if args.tier is not None and args.tier < 1:
-        raise ConfigError(f"--tier must be >= 1, got {args.tier}")
     only = [p for p in (args.only or "").split(",") if p.strip()] or None
     k_cpt = parse_k_cpt_list(args.k_cpt) if args.k_cpt else None
     experiments = [load_experiment(f) for f in files]

@@ -1,12 +1,12 @@
 """``routegraph train SPEC --strategy actor --k-cpt 4e-9 --data hybrid --iterations 3000 --out runs/ac``"""
 from __future__ import annotations
 
-from .options import add_data_flags, add_train_config_flags, parse_key_values, train_config_from_args
+from .options import add_data_flags, add_train_config_flags, output_folder, parse_key_values, train_config_from_args
 
 
 def add_arguments(parser):
     parser.add_argument("spec", help="the network spec (YAML)")
-    parser.add_argument("--out", required=True, help="run directory to write")
+    parser.add_argument("--out", required=True, type=output_folder, help="run directory to write")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--set", action="append", metavar="PARAM=VALUE", help="override a spec parameter, e.g. width=2")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..errors import unknown_name
+from ..errors import ConfigError, unknown_name
 from .compiled import CompiledGraph, PathInfo, Region
 from .layering import STATIC_LAYER, classifier_layers
 
@@ -36,6 +36,21 @@ def static_baseline(graph: CompiledGraph, classifier: str) -> CompiledGraph:
     params = {**graph.params, "static_of": graph.name, STATIC_LAYER: classifier_layers(graph)[classifier]}
     return replace(graph, name=f"{graph.name}.static.{classifier}", nodes=nodes, junctions=(),
                    regions=(root,), paths=(only_path,), params=params, k_cpt_input=False)
+
+
+def static_classifier(graph: CompiledGraph, choice: str | int | None) -> str:
+    """The classifier a static baseline ends at: a name, a 1-based index in path order, or None (the last)."""
+    if choice in (None, ""):
+        return graph.classifiers[-1]
+    names = graph.classifiers
+    if isinstance(choice, int) or str(choice).isdigit():
+        if not 1 <= int(choice) <= len(names):
+            raise ConfigError(f"static exit {choice}: the network has {len(names)} classifiers "
+                              f"(allowed: 1..{len(names)}, or a name: {', '.join(names)})")
+        return names[int(choice) - 1]
+    if choice not in names:
+        raise unknown_name("classifier", str(choice), names)
+    return str(choice)
 
 
 def static_baselines(graph: CompiledGraph) -> dict[str, CompiledGraph]:

@@ -16,16 +16,21 @@ search costs milliseconds per step. :func:`calibrate`
    budget -- the most accurate choice if accuracy falls with k_cpt;
 3. reports ops and accuracy there, and flags any non-monotone step it saw.
 
-The CLI (``routegraph calibrate``) then verifies the pick with the real
-path-only executor on a separate half of the split.
+:func:`calibrate_run` is the whole procedure behind ``routegraph calibrate``:
+it picks k_cpt on one half of the images and verifies the pick with the real
+path-only executor on the other half. The verification decides: a pick that
+meets the budget on the calibration half but not on the verification half is
+reported as not met.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..checks import POSITIVE, POSITIVE_INT, check_k_cpt
 from ..errors import ConfigError
 from ..nn.model import RoutedNetwork
 from .plan import ExecutionPlan, k_column, plan_for
@@ -118,8 +123,7 @@ class Calibration:
 def score(table: RouterTable, labels: torch.Tensor | None, k_cpt: float) -> Point:
     exit_, predictions = route_table(table, k_cpt)
     ops = table.plan.path_ops[exit_].double()
-    accuracy = None if labels is None or not len(labels) else (predictions == labels).double().mean().item()
-    return Point(float(k_cpt), ops.mean().item() if len(ops) else 0.0, accuracy)
+    return Point(float(k_cpt), ops.mean().item() if len(ops) else 0.0, _accuracy(predictions, labels))
 
 
 def calibrate(table: RouterTable, labels: torch.Tensor | None, budget_ops: float, k_set, *,
@@ -127,9 +131,8 @@ def calibrate(table: RouterTable, labels: torch.Tensor | None, budget_ops: float
     """Pick the smallest k_cpt in ``[0, max(k_set)]`` whose mean ops on ``table`` meet ``budget_ops``."""
     if not table.plan.k_cpt_input:
         raise ConfigError("this network's routers do not read k_cpt (fixed k_cpt): its op count is fixed")
-    if budget_ops <= 0:
-        raise ConfigError(f"--budget-ops must be positive, got {budget_ops}")
-    positive = sorted({float(k) for k in k_set if float(k) > 0})
+    POSITIVE.check(budget_ops, "budget_ops")
+    positive = sorted({k for k in (check_k_cpt(k, "k_cpt_set values") for k in k_set) if k > 0})
     if not positive:
         raise ConfigError(f"the run's k_cpt set {list(k_set)} has no positive value to search between")
     points: dict[float, Point] = {}
@@ -172,3 +175,93 @@ def _finish(budget, k, point: Point, met: bool, points: dict, note: str) -> Cali
     ordered = sorted(points.values(), key=lambda p: p.k_cpt)
     rising = [(a.k_cpt, b.k_cpt) for a, b in zip(ordered, ordered[1:]) if b.mean_ops > a.mean_ops]
     return Calibration(budget, k, point.mean_ops, point.accuracy, met, ordered, rising, note)
+
+
+@dataclass
+class Verification:
+    """The pick run path-only on images the search did not see."""
+
+    n: int
+    mean_ops: float
+    accuracy: float | None
+    met: bool
+
+
+@dataclass
+class BudgetResult:
+    """Outcome of :func:`calibrate_run`; ``met`` is the verdict (the verification's, when there is one)."""
+
+    budget_ops: float
+    full_ops: int
+    dynamic_k_cpt: bool
+    k_cpt: float | None  # the pick (None: fixed k_cpt, or no k_cpt meets the budget)
+    met: bool
+    mean_ops: float  # fixed k_cpt: on all images; dynamic: on the calibration half
+    accuracy: float | None
+    n: int
+    seconds: float  # search (dynamic) or routing (fixed)
+    calibration: Calibration | None = None
+    verification: Verification | None = None
+
+    @property
+    def overshoot(self) -> float:
+        """How far the verification half's mean ops exceed the budget (0.013: by 1.3%)."""
+        return 0.0 if self.verification is None else self.verification.mean_ops / self.budget_ops - 1
+
+    def to_json(self) -> dict:
+        data = {k: v for k, v in asdict(self).items() if k not in ("calibration", "verification", "seconds")}
+        if self.calibration is not None:
+            data["calibration"] = {"n": self.n, "points": [asdict(p) for p in self.calibration.points],
+                                   "non_monotone": self.calibration.non_monotone}
+        if self.verification is not None:
+            data["verification"] = asdict(self.verification)
+        return data
+
+
+def calibrate_run(model: RoutedNetwork, images: torch.Tensor, labels: torch.Tensor | None, budget_ops: float,
+                  k_set, *, batch_size: int = 500, verify_on: tuple | None = None) -> BudgetResult:
+    """Pick k_cpt for ``budget_ops`` on ``images`` and verify it path-only on ``verify_on = (images, labels)``.
+
+    A fixed-k_cpt network cannot be calibrated: its op count on ``images`` is
+    reported instead (``verify_on`` unused). The result is met only if the
+    verification meets the budget too."""
+    from .executor import route
+
+    POSITIVE.check(budget_ops, "budget_ops")
+    POSITIVE_INT.check(batch_size, "batch_size")
+    graph = model.graph
+    full = max(p.ops for p in graph.paths)
+    start = time.perf_counter()
+    if not graph.k_cpt_input:
+        out = route(model, images, batch_size=batch_size)
+        return BudgetResult(budget_ops, full, False, None, out.mean_ops <= budget_ops, out.mean_ops,
+                            _accuracy(out.predictions, labels), len(images), time.perf_counter() - start)
+    if verify_on is None:
+        raise ConfigError("calibrate_run: pass verify_on=(images, labels) held out from the calibration images")
+    found = calibrate(router_table(model, images, batch_size=batch_size), labels, budget_ops, k_set)
+    seconds = time.perf_counter() - start
+    result = BudgetResult(budget_ops, full, True, found.k_cpt, found.met, found.mean_ops, found.accuracy,
+                          len(images), seconds, calibration=found)
+    if found.met:
+        ver_images, ver_labels = verify_on
+        check = route(model, ver_images, found.k_cpt, batch_size=batch_size)
+        result.verification = Verification(len(ver_images), check.mean_ops, _accuracy(check.predictions, ver_labels),
+                                           check.mean_ops <= budget_ops)
+        result.met = result.verification.met
+    return result
+
+
+def split_halves(n: int, seed: int = 0, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a seeded random calibration half and verification half of ``n`` examples (at most ``limit``).
+
+    Random, not a prefix: test splits are often sorted by source or class."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit]
+    if len(order) < 2:
+        raise ConfigError(f"{len(order)} image(s) to calibrate on; need at least 2")
+    return order[: len(order) // 2], order[len(order) // 2:]
+
+
+def _accuracy(predictions: torch.Tensor, labels: torch.Tensor | None) -> float | None:
+    if labels is None or not len(labels):
+        return None
+    return (predictions == labels).double().mean().item()

@@ -35,16 +35,39 @@ COLOURS = ("auto", "srgb", "linear")
 
 def load_images(path: str | Path, input_shape: tuple[int, ...], colour: str = "auto") -> torch.Tensor:
     """Read ``path`` (.npy) and convert it with :func:`to_network_input`."""
+    return to_network_input(_load_npy(path, "images"), input_shape, colour, where=str(path))
+
+
+def load_labels(path: str | Path, n: int, num_classes: int) -> torch.Tensor:
+    """int64 ``[n]`` class indices from a .npy file of ``n`` integers in ``[0, num_classes)``."""
+    array = _load_npy(path, "labels")
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{path}: labels of dtype {array.dtype}; expected integers (class indices)")
+    if array.ndim != 1 and not (array.ndim == 2 and array.shape[1] == 1):
+        raise DataError(f"{path}: labels of shape {array.shape}; expected [N]")
+    labels = torch.from_numpy(array.astype(np.int64).reshape(-1))
+    if len(labels) != n:
+        raise DataError(f"{path}: {len(labels)} labels for {n} images")
+    if len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < num_classes):
+        raise DataError(f"{path}: labels in [{int(labels.min())}, {int(labels.max())}]; "
+                        f"expected class indices 0..{num_classes - 1}")
+    return labels
+
+
+def _load_npy(path: str | Path, what: str) -> np.ndarray:
+    """One array from a .npy file; pickles, archives and garbage are a DataError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as exc:  # ValueError for pickles, OSError for garbage
-        raise DataError(f"{path}: not a .npy array ({type(exc).__name__}: {exc}); save images with numpy.save") from None
+        raise DataError(f"{path}: not a .npy array ({type(exc).__name__}: {exc}); "
+                        f"save {what} with numpy.save") from None
     if isinstance(array, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: a .npz archive; save a single array with numpy.save(path, images)")
-    return to_network_input(array, input_shape, colour, where=str(path))
+        array.close()
+        raise DataError(f"{path}: a .npz archive; save a single array with numpy.save(path, {what})")
+    return array
 
 
 def to_network_input(array, input_shape: tuple[int, ...], colour: str = "auto", where: str = "images") -> torch.Tensor:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from ..checks import check_k_cpt
 from ..errors import ConfigError, did_you_mean
 from .budgets import Budget, get_budget
 from .schema import Experiment, GroupModel
@@ -98,15 +99,16 @@ def parse_k_cpt_list(text: str | Sequence[float] | None) -> list[float] | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        return [float(v) for v in text]
+        return [check_k_cpt(v) for v in text]
     values = []
     for part in text.replace(" ", "").split(","):
         if not part:
             continue
         try:
-            values.append(float(part))
+            value = float(part)
         except ValueError:
             raise ConfigError(f"--k-cpt {text!r}: {part!r} is not a number") from None
+        values.append(check_k_cpt(value, f"--k-cpt {text!r}:"))
     if not values:
         raise ConfigError(f"--k-cpt {text!r}: no values")
     return values

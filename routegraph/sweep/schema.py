@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..checks import K_CPT
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..train.config import K_CPT_SET, METHODS
 from ..spec.yaml_loc import plain
@@ -182,8 +183,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     _check_train(model.train, ("train",), problem)
     for key in ("k_cpt_set", "tier_k_cpt"):
         for i, value in enumerate(getattr(model, key)):
-            if value < 0:
-                problem(f"k_cpt must be >= 0, got {value}", (key, i))
+            if K_CPT.problem(value):
+                problem(f"k_cpt {K_CPT.problem(value)}", (key, i))
     seen: dict[str, int] = {}
     for i, group in enumerate(model.groups):
         where = ("groups", i)
@@ -220,8 +221,8 @@ def _check_group(group: GroupModel, where: tuple, problem) -> None:
             problem("a dynamic-k_cpt group is one run trained on the experiment's k_cpt_set; remove 'k_cpt'",
                     where + ("k_cpt",), key=True)
         for i, value in enumerate(group.k_cpt or []):
-            if value < 0:
-                problem(f"k_cpt must be >= 0, got {value}", where + ("k_cpt", i))
+            if K_CPT.problem(value):
+                problem(f"k_cpt {K_CPT.problem(value)}", where + ("k_cpt", i))
     for i, value in enumerate(group.static_exits or []):
         if isinstance(value, int) and value < 1:
             problem(f"static exits are 1-based, got {value}", where + ("static_exits", i))

@@ -11,12 +11,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Bound
 from ..errors import ConfigError
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
 METHODS = ("static", "actor", "pragmatic_critic", "optimistic_critic")
 DIST_BACKENDS = ("auto", "gloo", "nccl")
+# the numbers every numeric setting accepts; the CLI flags use the same bounds (cli/options.py)
+BOUNDS: dict[str, Bound] = {
+    "iterations": POSITIVE_INT, "batch_size": POSITIVE_INT, "seed": NON_NEGATIVE_INT,
+    "lr": POSITIVE, "lr_half_life": POSITIVE, "momentum": Bound(float, 0, hi=1), "tau": POSITIVE,
+    "tau_half_life": POSITIVE, "k_cpt": K_CPT, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
+    "k_ure": NON_NEGATIVE, "k_l2": NON_NEGATIVE, "log_every": POSITIVE_INT, "eval_every": NON_NEGATIVE_INT,
+    "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": NON_NEGATIVE_INT,
+}
+OPTIONAL = ("lr", "lr_half_life", "tau", "tau_half_life")  # None: from the schedule
 
 
 @dataclass(frozen=True)
@@ -71,15 +81,16 @@ class TrainConfig:
         elif self.error == "zero_one" and not self.method.endswith("critic"):
             # it would be silently ignored: the 0/1 error has no gradient, only critic targets use it
             problems.append(f"error zero_one applies to critic targets only, not to method {self.method!r}")
-        for name in ("iterations", "batch_size"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("k_cpt", "k_dec", "k_ure", "k_l2", "eps"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("lr", "lr_half_life", "tau", "tau_half_life"):
-            if getattr(self, name) is not None and not getattr(self, name) > 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        for name, bound in BOUNDS.items():
+            value = getattr(self, name)
+            if value is not None or name not in OPTIONAL:
+                problem = bound.problem(value)
+                if problem:
+                    problems.append(f"{name} {problem}")
+        if not isinstance(self.k_cpt_set, (tuple, list)) or not self.k_cpt_set:
+            problems.append(f"k_cpt_set must hold one or more k_cpt values (got {self.k_cpt_set!r})")
+        else:
+            problems += [f"k_cpt_set values {K_CPT.problem(k)}" for k in self.k_cpt_set if K_CPT.problem(k)]
         if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
             problems.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.dist_backend not in DIST_BACKENDS:

@@ -53,6 +53,7 @@ def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
 def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: int):
     """Load and compile the spec; derive the static baseline for static runs."""
     from ..graph import compile_spec, static_baseline
+    from ..graph.static import static_classifier
     from ..spec import load_spec
 
     overrides = dict(overrides or {})
@@ -65,10 +66,7 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
         raise ConfigError(f"the spec's classifiers output {graph.num_classes} classes but the task has {num_classes}")
     classifier = None
     if config.method == "static":
-        choice = config.static_classifier or graph.classifiers[-1]
-        classifier = graph.classifiers[int(choice) - 1] if str(choice).isdigit() else choice
-        if str(choice).isdigit() and not 1 <= int(choice) <= len(graph.classifiers):
-            raise ConfigError(f"--static-exit {choice}: the spec has {len(graph.classifiers)} classifiers (1..{len(graph.classifiers)})")
+        classifier = static_classifier(graph, config.static_classifier)
         graph = static_baseline(graph, classifier)
     return graph, classifier, overrides
 

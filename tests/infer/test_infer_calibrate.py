@@ -61,3 +61,44 @@ def test_calibrate_edge_cases(setup):
     fixed = build_model(tiny_chain_graph()).eval()
     with pytest.raises(ConfigError, match="fixed"):
         calibrate(router_table(fixed, torch.rand(4, 3, 32, 32)), None, 1e5, K_SET)
+
+
+def test_calibrate_run_is_not_met_when_the_verification_exceeds_the_budget(setup):
+    """By construction: verify on images that, at the picked k_cpt, all take the deepest path."""
+    from routegraph.infer.calibrate import calibrate_run
+
+    model, images, labels, table = setup
+    top, bottom = score(table, labels, 0.0).mean_ops, score(table, labels, K_SET[-1]).mean_ops
+    budget = (top + bottom) / 2
+    cal = calibrate_run(model, images, labels, budget, K_SET, verify_on=(images, labels))
+    # same images: the path-only verification reproduces the routers-only search exactly
+    assert cal.calibration.met and cal.met and cal.verification.met
+    assert cal.verification.mean_ops == pytest.approx(cal.mean_ops)
+    pool = torch.rand(1000, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    deepest = route(model, pool, cal.k_cpt).exit == len(model.graph.paths) - 1
+    # about 2% of random images go all the way here (14 of 1000 measured); one is enough for the test
+    assert deepest.sum() >= 1, "the fixture should send some images to the deepest exit"
+    hard = pool[deepest]
+    result = calibrate_run(model, images, labels, budget, K_SET, verify_on=(hard, None))
+    assert result.k_cpt == cal.k_cpt and result.calibration.met  # the search half alone would say met
+    assert result.verification.mean_ops == max(p.ops for p in model.graph.paths) > budget
+    assert not result.verification.met and not result.met
+    data = result.to_json()
+    assert data["met"] is False and data["verification"]["met"] is False and result.overshoot > 0
+
+
+def test_bad_k_cpt_and_budgets_are_refused(setup):
+    from routegraph.infer.calibrate import calibrate_run
+
+    model, images, labels, table = setup
+    for bad in (float("nan"), float("inf"), -1e-9):
+        with pytest.raises(ConfigError, match="k_cpt"):
+            route(model, images[:4], bad)
+        with pytest.raises(ConfigError, match="k_cpt_set"):
+            calibrate(table, labels, 1e5, [0.0, bad])
+    with pytest.raises(ConfigError, match="k_cpt"):
+        route(model, images[:4], torch.tensor([0.0, 1e-9, float("nan"), 0.0]))
+    with pytest.raises(ConfigError, match="budget_ops"):
+        calibrate_run(model, images, labels, float("nan"), K_SET, verify_on=(images, labels))
+    with pytest.raises(ConfigError, match="batch_size"):
+        route(model, images[:4], 0.0, batch_size=0)

@@ -1,4 +1,4 @@
-"""Every spec in specs/ loads; the reference specs have the architecture of reference-facts.md."""
+"""Every spec in specs/ loads; the reference specs have the paper's architectures."""
 from __future__ import annotations
 
 from collections import Counter

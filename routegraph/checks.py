@@ -1,0 +1,82 @@
+"""Bounds of numeric settings: one check for the Python API and the command line.
+
+A :class:`Bound` says which numbers a setting accepts (integer or float,
+finite, a lower and upper limit). :class:`~routegraph.train.config.TrainConfig`
+checks its fields with it, and ``routegraph.cli.options`` turns the same
+bounds into argparse types, so ``--threads -1`` and ``TrainConfig(threads=-1)``
+are refused with the same words. Torch-free: the CLI imports it for ``--help``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Accepted values: ``kind`` (int or float), ``lo <= v`` (or ``lo < v`` if not ``lo_inclusive``),
+    ``v < hi`` (or ``v <= hi`` if ``hi_inclusive``); floats must be finite."""
+
+    kind: type = float
+    lo: float | None = None
+    lo_inclusive: bool = True
+    hi: float | None = None
+    hi_inclusive: bool = False
+
+    def allowed(self, finite: bool = False) -> str:
+        """In words, e.g. 'an integer >= 1', '> 0', 'in [0, 1)' ('a finite number ...' if ``finite``)."""
+        if self.lo is not None and self.hi is not None:
+            limits = (f"in {'[' if self.lo_inclusive else '('}{self.lo:g}, {self.hi:g}"
+                      f"{']' if self.hi_inclusive else ')'}")
+        elif self.lo is not None:
+            limits = f"{'>=' if self.lo_inclusive else '>'} {self.lo:g}"
+        elif self.hi is not None:
+            limits = f"{'<=' if self.hi_inclusive else '<'} {self.hi:g}"
+        else:
+            limits = ""
+        what = "an integer" if self.kind is int else "a finite number" if finite else ""
+        return f"{what} {limits}".strip() or "a number"
+
+    def problem(self, value) -> str | None:
+        """None if ``value`` is allowed, else 'must be ... (got X)'."""
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)  # True is not 1 here
+        finite = number and math.isfinite(value)
+        ok = finite and (self.kind is not int or isinstance(value, int))
+        if ok and self.lo is not None:
+            ok = value >= self.lo if self.lo_inclusive else value > self.lo
+        if ok and self.hi is not None:
+            ok = value <= self.hi if self.hi_inclusive else value < self.hi
+        return None if ok else f"must be {self.allowed(finite=not finite)} (got {value!r})"
+
+    def check(self, value, what: str):
+        """``value``, or a :class:`ConfigError` naming ``what``."""
+        problem = self.problem(value)
+        if problem:
+            raise ConfigError(f"{what} {problem}")
+        return value
+
+
+POSITIVE_INT = Bound(int, 1)
+NON_NEGATIVE_INT = Bound(int, 0)
+POSITIVE = Bound(float, 0, lo_inclusive=False)
+NON_NEGATIVE = Bound(float, 0)
+K_CPT = NON_NEGATIVE  # cost per multiply-accumulate: finite, >= 0
+
+
+def check_k_cpt(value, what: str = "k_cpt"):
+    """A k_cpt as a float (a tensor or array of per-example values: unchanged, every value checked);
+    NaN, infinity and negative values are a :class:`ConfigError`.
+
+    Every entry point that takes k_cpt (training settings, ``evaluate``,
+    ``route``, calibration, the CLI's ``--k-cpt``) goes through here."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # ints, numpy scalars
+        return K_CPT.check(float(value), what)
+    if hasattr(value, "tolist") and not isinstance(value, str):  # torch / numpy arrays
+        values = value.tolist()
+        for v in values if isinstance(values, list) else [values]:
+            K_CPT.check(v if not isinstance(v, list) else float("nan"), what)
+        return value
+    return K_CPT.check(value, what)
