@@ -12,7 +12,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from .errors import ConfigError, got
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Bound:
             ok = value >= self.lo if self.lo_inclusive else value > self.lo
         if ok and self.hi is not None:
             ok = value <= self.hi if self.hi_inclusive else value < self.hi
-        return None if ok else f"must be {self.allowed(finite=not finite)} (got {value!r})"
+        return None if ok else f"must be {self.allowed(finite=not finite)} (got {got(value)})"
 
     def check(self, value, what: str):
         """``value``, or a :class:`ConfigError` naming ``what``."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,14 @@ def unknown_name(what: str, name: str, known: Iterable[str], **where) -> Unknown
     message = f"unknown {what} {name!r}" + (f"; {hint}" if hint else "")
     allowed = "known: " + known_names(known) if known else "none defined"
     return UnknownNameError(Problem(message, allowed=allowed, **where))
+
+
+_MAX_SHOWN = 60  # characters of a bad value quoted in a message
+
+
+def got(value: Any) -> str:
+    """A value as the user wrote it: YAML spellings for booleans and null, repr otherwise."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."

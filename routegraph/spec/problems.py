@@ -12,11 +12,10 @@ from typing import Annotated, Any, Iterable, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem, SpecError, did_you_mean, known_names
+from ..errors import Problem, SpecError, did_you_mean, got, known_names
 from .schema import MAX_INT, NAME_PATTERN
 from .yaml_loc import Loc, Y, plain
 
-_MAX_GOT = 60
 
 
 class Problems:
@@ -60,11 +59,6 @@ class Problems:
     def raise_if_any(self) -> None:
         if self._items:
             raise SpecError(self.problems())
-
-
-def got(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_GOT else text[: _MAX_GOT - 3] + "..."
 
 
 # ---------------------------------------------------------------- schema walking

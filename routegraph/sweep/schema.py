@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..checks import K_CPT
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..train.config import K_CPT_SET, METHODS
+from ..spec.schema import Bool, Float, Int, spec_float, spec_int
 from ..spec.yaml_loc import plain
 from .located import check_kind, position, read_located, validate
 
@@ -50,18 +51,18 @@ class _Strict(BaseModel):
 class BudgetModel(_Strict):
     """One budget: the iterations and the schedule tuned for them."""
 
-    iterations: int = Field(gt=0)
+    iterations: spec_int(gt=0)
     schedule: Literal["paper", "small", "auto"]
     description: str = ""
     deviation: str = ""  # how this budget departs from the paper (printed and written to sweep.json)
-    batch_size: int | None = Field(None, gt=0)
-    lr: float | None = Field(None, gt=0)
-    lr_half_life: float | None = Field(None, gt=0)
-    tau_half_life: float | None = Field(None, gt=0)
-    checkpoint_every: int | None = Field(None, ge=0)
-    eval_every: int | None = Field(None, ge=0)
-    log_every: int | None = Field(None, gt=0)
-    eval_examples: int | None = Field(None, ge=0)
+    batch_size: spec_int(gt=0) | None = None
+    lr: spec_float(gt=0) | None = None
+    lr_half_life: spec_float(gt=0) | None = None
+    tau_half_life: spec_float(gt=0) | None = None
+    checkpoint_every: spec_int(ge=0) | None = None
+    eval_every: spec_int(ge=0) | None = None
+    log_every: spec_int(gt=0) | None = None
+    eval_examples: spec_int(ge=0) | None = None
 
 
 class BudgetsFileModel(_Strict):
@@ -73,17 +74,17 @@ class BudgetsFileModel(_Strict):
 class ResourcesModel(_Strict):
     """What one run asks of an executor (Ray: the task's resource request; local: ignored)."""
 
-    num_cpus: float = Field(2, gt=0)
-    num_gpus: float = Field(0, ge=0)
+    num_cpus: spec_float(gt=0) = 2
+    num_gpus: spec_float(ge=0) = 0
 
 
 class CostModel(_Strict):
     """Seconds per training step at batch 128, one process using all ``reference_cores``."""
 
-    static: float | list[float] | None = None  # one value, or one per static exit (1-based order)
-    routed: float | None = None  # actor, critics and dynamic-k_cpt runs unless given below
-    critic: float | None = None
-    dynamic: float | None = None
+    static: Float | list[Float] | None = None  # one value, or one per static exit (1-based order)
+    routed: Float | None = None  # actor, critics and dynamic-k_cpt runs unless given below
+    critic: Float | None = None
+    dynamic: Float | None = None
 
 
 class GroupModel(_Strict):
@@ -93,15 +94,15 @@ class GroupModel(_Strict):
     method: Literal[METHODS]  # type: ignore[valid-type]
     label: str | None = None  # curve label in config.json (default: the method; paper names in plots)
     description: str = ""
-    tier: int | None = Field(None, ge=1)  # None: only in a full sweep (no --tier)
+    tier: spec_int(ge=1) | None = None  # None: only in a full sweep (no --tier)
     spec: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict, alias="set")
     data: str | None = None
     data_options: dict[str, Any] | None = None
-    k_cpt: list[float] | None = None  # routed: its k_cpt values (default: the experiment's k_cpt_set)
-    k_cpt_divisor: float = Field(1.0, gt=0)  # capacity variants: k_cpt / 4, / 9
-    dynamic_k_cpt: bool = False
-    static_exits: list[int | str] | None = None
+    k_cpt: list[Float] | None = None  # routed: its k_cpt values (default: the experiment's k_cpt_set)
+    k_cpt_divisor: spec_float(gt=0) = 1.0  # capacity variants: k_cpt / 4, / 9
+    dynamic_k_cpt: Bool = False
+    static_exits: list[Int | str] | None = None
     train: dict[str, Any] = Field(default_factory=dict)
     resources: ResourcesModel | None = None
 
@@ -115,11 +116,11 @@ class ExperimentModel(_Strict):
     data: str
     data_options: dict[str, Any] = Field(default_factory=dict)
     budgets: str | dict[str, Any]
-    k_cpt_set: list[float] = Field(default_factory=lambda: list(K_CPT_SET), min_length=1)
-    tier_k_cpt: list[float] = Field(default_factory=lambda: list(TIER_K_CPT), min_length=1)
+    k_cpt_set: list[Float] = Field(default_factory=lambda: list(K_CPT_SET), min_length=1)
+    tier_k_cpt: list[Float] = Field(default_factory=lambda: list(TIER_K_CPT), min_length=1)
     train: dict[str, Any] = Field(default_factory=dict)
     resources: ResourcesModel = Field(default_factory=ResourcesModel)
-    reference_cores: int = Field(2, gt=0)
+    reference_cores: spec_int(gt=0) = 2
     seconds_per_step: dict[str, CostModel] = Field(default_factory=dict)
     groups: list[GroupModel] = Field(min_length=1)
 

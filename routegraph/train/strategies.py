@@ -10,7 +10,7 @@ depend on routing probabilities:
 - TALR (``after_backward``): each owner's gradients times
   1 / sqrt(mean_batch p^2) of its region.
 
-The math follows ``docs/training.md`` and the reference facts.
+The math follows ``docs/training.md`` (paper §4).
 """
 from __future__ import annotations
 

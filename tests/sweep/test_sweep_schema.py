@@ -125,3 +125,14 @@ def test_shipped_budgets_file():
     assert [b.iterations for b in budgets.values()] == [300, 3000, 10000, 80000]
     assert budgets["paper"].is_paper and not budgets["small"].is_paper
     assert all(b.deviation.strip() for name, b in budgets.items() if name != "paper")
+
+
+def test_budgets_and_settings_refuse_booleans_as_numbers(make_experiment):
+    """`iterations: true` once trained one iteration; booleans are not numbers (issue 16)."""
+    err = _error(make_experiment, budgets={"quick": {"iterations": True, "schedule": "small", "deviation": "x",
+                                                     "batch_size": 12.5}})
+    text = str(err)
+    assert "budgets.quick.iterations: must be an integer (got true)" in text
+    assert "budgets.quick.batch_size: must be a whole number (got 12.5)" in text
+    err = _error(make_experiment, groups=[{"name": "a", "method": "actor", "train": {"k_dec": True}}])
+    assert "groups.0.train: bad training setting: k_dec must be a finite number >= 0 (got true)" in str(err)
