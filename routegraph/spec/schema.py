@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
 #: Largest integer a spec field accepts: torch sizes are 64-bit.
@@ -225,7 +225,19 @@ class ClassifierNode(Strict):
     classes: PosInt = Field(description="number of classes (logits)")
     bias: Bool = Field(True, description="add a learned bias")
     init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
-    error: Literal["cross_entropy", "zero_one"] = Field("cross_entropy", description="the cost of error at this leaf")
+    error: Literal["cross_entropy"] = Field(
+        "cross_entropy", description="the cost of error at this leaf; training takes it from its 'error' setting "
+                                     "(--error), so only the default is accepted here")
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_is_a_training_setting(cls, value: Any) -> Any:
+        # Training never read a per-leaf error; accepting zero_one here would be silently ignored.
+        if value == "zero_one":
+            raise PydanticCustomError(
+                "leaf_error", "'cross_entropy': every leaf takes its error from the training setting "
+                              "(train --error zero_one, for critic targets)")
+        return value
 
 
 NodeSpec = Annotated[Union[tuple(NODE_MODELS) + (JunctionNode, ClassifierNode)], Field(discriminator="kind")]
