@@ -176,30 +176,30 @@ def _reject_unknown(values: dict, known: set) -> None:
 
 
 def _read_yaml_mapping(path) -> dict:
-    import yaml
+    """A YAML mapping of settings, read as specs are (``1e-9`` is a float; errors are located)."""
+    from ..spec.yaml_loc import parse_located, plain, read_text
 
-    try:
-        with open(path) as handle:
-            data = yaml.safe_load(handle) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    text = read_text(path, "the settings file")
+    data = plain(parse_located(text, str(path))) if text.strip() else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of training settings")
     return data
 
 
 def parse_key_values(pairs: list[str] | None, what: str) -> dict:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``, values parsed as YAML scalars."""
-    import yaml
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``, values parsed as YAML scalars (as in specs).
+
+    >>> parse_key_values(["n_train=2000", "k=1e-9", "name=x"], "--data-option")
+    {'n_train': 2000, 'k': 1e-09, 'name': 'x'}
+    """
+    from ..spec.yaml_loc import parse_scalar
 
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"{what} {pair!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_scalar(value) if value.strip() else None
     return out
 
 

@@ -118,6 +118,22 @@ def test_training_settings_are_checked_in_the_python_api_and_config_files(tmp_pa
     assert "k_cpt must be a finite number >= 0 (got nan)" in capsys.readouterr().err
 
 
+def test_settings_files_read_numbers_as_specs_do_and_locate_their_errors(tmp_path, capsys):
+    """PyYAML alone reads ``1e-9`` as a string; settings files use the spec's reader."""
+    from routegraph.cli.options import train_config_from_args
+    from routegraph.cli.main import build_parser
+
+    config = tmp_path / "train.yaml"
+    config.write_text("k_cpt: 1e-9\nlr: 2E-1\n")
+    args = build_parser("train").parse_args(["specs/tiny_chain.yaml", "--out", str(tmp_path / "r"), "--config", str(config)])
+    settings = train_config_from_args(args)
+    assert (settings.k_cpt, settings.lr) == (1e-9, 0.2)
+    config.write_text("k_cpt: [1e-9\n")
+    assert main(["train", "specs/tiny_chain.yaml", "--out", str(tmp_path / "run"), "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{config}:2:1: ") and "invalid YAML" in err and len(err.splitlines()) == 1
+
+
 def test_number_type_messages():
     from routegraph.checks import POSITIVE_INT, Bound
 
