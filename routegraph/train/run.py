@@ -141,13 +141,12 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
             raise CheckpointError(f"{out}: --resume with different settings than the run was started with: "
                                   + "; ".join(differences) + ". Resume with the original settings, or train into "
                                   "another --out")
+    torch.manual_seed(config.seed)
+    model = build_model(graph)  # before anything is written: a network too big to build leaves no files
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", record)
         atomic_write_json(out / "compiled.json", graph.to_json())
-
-    torch.manual_seed(config.seed)
-    model = build_model(graph)
     if dist.active and config.sync_batch_norm:
         globalize_batch_norm(model)  # BN statistics over the global batch, as in one process
     hooks = []

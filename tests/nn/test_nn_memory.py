@@ -63,3 +63,21 @@ def test_the_limit_is_the_memory_available(monkeypatch):
     build_model(graph)
     monkeypatch.setattr(model_module, "available_memory", lambda: None)  # unknown: no check
     build_model(graph)
+
+
+def test_train_refuses_it_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from routegraph.cli.main import main
+
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("""name: huge
+input: {shape: [3, 32, 32]}
+nodes:
+  - {name: flat, kind: flatten, input: image}
+  - {name: wide, kind: linear, input: flat, features: 1000000000000}
+  - {name: out, kind: classifier, input: wide, classes: 10}
+""")
+    out = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(out), "--iterations", "1", "--data-option", "n_train=100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "parameters" in err and "Traceback" not in err, err
+    assert not any(out.glob("*.json")), list(out.iterdir())
