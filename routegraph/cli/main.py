@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_USER_ERROR = 2
+EXIT_OS_ERROR = 1  # the machine refused (disk full, permissions): not the user's input
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -90,19 +92,43 @@ def build_parser(command: str, module=None) -> CommandParser:
 
 
 def run_guarded(run, args) -> int:
-    """Run a command; turn routegraph errors into clean messages and exit codes."""
+    """Run a command; turn routegraph errors, and a file system's refusals (disk full, a
+    path that cannot be created), into one-line messages and exit codes; warnings print as
+    one line each. ``--debug`` shows tracebacks and Python's own warning format."""
     from routegraph.errors import RouteGraphError
 
-    try:
-        return int(run(args) or 0)
-    except RouteGraphError as exc:
-        if args.debug:
-            raise
-        print(str(exc), file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        if not args.debug:
+            warnings.showwarning = _one_line_warning
+        try:
+            return int(run(args) or 0)
+        except RouteGraphError as exc:
+            if args.debug:
+                raise
+            print(str(exc), file=sys.stderr)
+            return EXIT_USER_ERROR
+        except OSError as exc:
+            if args.debug:
+                raise
+            print(os_error_message(exc), file=sys.stderr)
+            return EXIT_OS_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line naming the file: ``out/c.json: No space left on device``.
+
+    >>> os_error_message(OSError(28, "No space left on device", "out/c.json"))
+    'out/c.json: No space left on device'
+    """
+    where = exc.filename if exc.filename is not None else "routegraph"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
