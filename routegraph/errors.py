@@ -35,8 +35,22 @@ class Problem:
     allowed: str = ""
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
-        text = f"{where}: {self.path or '<root>'}: {self.message}"
+        """``file:line:col: path: message (allowed)``; without a position only the parts that
+        are known (no made-up ``<spec>:0:0: <root>:``).
+
+        >>> str(Problem("unknown classifier 'l9.exit'", allowed="known: l1.exit"))
+        "unknown classifier 'l9.exit' (known: l1.exit)"
+        >>> str(Problem("must be > 0", path="nodes.0.channels", file="a.yaml", line=3, col=7))
+        'a.yaml:3:7: nodes.0.channels: must be > 0'
+        """
+        parts = []
+        if self.line:
+            parts.append(f"{self.file}:{self.line}:{self.col}")
+        elif self.file != "<spec>":
+            parts.append(self.file)
+        if self.path or self.line:
+            parts.append(self.path or "<root>")
+        text = ": ".join(parts + [self.message])
         return f"{text} ({self.allowed})" if self.allowed else text
 
 
