@@ -1,7 +1,10 @@
-"""``routegraph evaluate RUN [--k-cpt K ...]``: table on stdout, evaluations merged into RUN/eval.json."""
+"""``routegraph evaluate RUN [--k-cpt K ...]``: table on stdout, evaluations merged into RUN/eval.json.
+
+eval.json holds the run's results on its own data only; on other data (another task with the
+same classes, or other data options) the results are printed, and written with ``--json``."""
 from __future__ import annotations
 
-from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, parse_key_values, routing_k_cpt
+from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, output_file, parse_key_values, routing_k_cpt
 
 
 def add_arguments(parser):
@@ -9,22 +12,38 @@ def add_arguments(parser):
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, nargs="+", help="k_cpt value(s) (default: the run's own, or its k_cpt set if dynamic)")
     add_batch_size_flag(parser, 500)
     add_data_flags(parser, default=None)
+    parser.add_argument("--json", dest="json_out", type=output_file,
+                        help="also write the evaluations as JSON to this file (the only place results on other "
+                             "data than the run's own are written)")
 
 
 def run(args) -> int:
     from ..train.evaluate import evaluate
-    from ..train.rundir import load_run, load_run_task, write_evaluations
+    from ..io import atomic_write_json
+    from ..train.rundir import is_own_data, load_run, load_run_task, task_choice, write_evaluations
 
     run_ = load_run(args.run)
     config = run_.config
-    task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
+    options = parse_key_values(args.data_option, "--data-option")
+    task = load_run_task(run_, args.data, args.data_dir, options)
     k_values = routing_k_cpt(config, run_.graph, args.k_cpt)
     if k_values == [None] and run_.graph.k_cpt_input:
         k_values = config["k_cpt_set"]
     records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
-    write_evaluations(run_.path, config["run_id"], task.class_names, records)
     print_table(records, config)
-    print(f"wrote {run_.path / 'eval.json'}")
+    if is_own_data(run_, args.data, options):
+        write_evaluations(run_.path, config["run_id"], task.class_names, records)
+        print(f"wrote {run_.path / 'eval.json'}")
+    else:
+        name, used = task_choice(run_, args.data, options)
+        print(f"note: {name} {used or ''} is not the data this run was trained on ({config['data']} "
+              f"{config.get('data_options') or ''}); eval.json keeps the run's own results"
+              + ("" if args.json_out else " (write these with --json FILE)"))
+    if args.json_out:
+        name, used = task_choice(run_, args.data, options)
+        atomic_write_json(args.json_out, {"run_id": config["run_id"], "data": name, "data_options": used,
+                                          "class_names": list(task.class_names), "evaluations": records})
+        print(f"wrote {args.json_out}")
     return 0
 
 

@@ -96,7 +96,8 @@ def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dic
     from ..data import load_task
 
     config = run.config
-    task = load_task(data or config["data"], data_dir, **{**config.get("data_options", {}), **(options or {})})
+    name, options = task_choice(run, data, options)
+    task = load_task(name, data_dir, **options)
     trained = config.get("class_names")
     if trained is not None and list(trained) != list(task.class_names):
         raise ConfigError(f"task {task.name!r} has classes {_names(task.class_names)}, but run {config.get('run_id')} "
@@ -104,6 +105,28 @@ def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dic
                           "evaluate it on a task with the same classes")
     task.check_input_shape(run.graph.input_shape.dims)
     return task
+
+
+def task_choice(run: Run, data: str | None = None, options: dict | None = None) -> tuple[str, dict]:
+    """The task name and options that ``data``/``options`` select for ``run``: its own task
+    keeps its training options under the ones given; another task gets only those given.
+
+    >>> run = Run(Path("r"), {"data": "synthetic", "data_options": {"n_train": 500}}, None, None)
+    >>> task_choice(run, None, {"clutter": 3})
+    ('synthetic', {'n_train': 500, 'clutter': 3})
+    >>> task_choice(run, "cifar2", {})
+    ('cifar2', {})
+    """
+    own = run.config["data"]
+    name = data or own
+    base = (run.config.get("data_options") or {}) if name == own else {}
+    return name, {**base, **(options or {})}
+
+
+def is_own_data(run: Run, data: str | None = None, options: dict | None = None) -> bool:
+    """Whether ``data``/``options`` select exactly the data ``run`` was trained and evaluated on
+    (only that data's results belong in its eval.json)."""
+    return task_choice(run, data, options) == (run.config["data"], dict(run.config.get("data_options") or {}))
 
 
 def _names(names, limit: int = 12) -> str:
