@@ -170,10 +170,14 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     return RunResult(out, record, evaluations)
 
 
-# Settings that do not change what is computed: resuming under other values is fine.
-# (More iterations continue the run; with the small schedule they also stretch its half-lives.)
-NOT_COMPARED = SPEED_ONLY + ("iterations", "resolved_schedule", "log_every", "eval_every", "eval_examples",
-                             "checkpoint_every")
+# Settings that do not change what is computed: resuming under other values is fine. The
+# schedule is compared as resolved (what the optimiser sees), not as written: more iterations
+# continue a run whose half-lives stay put (paper schedule, or half-lives given), but under the
+# small schedule they would stretch its half-lives, and the rest would not match the start.
+NOT_COMPARED = SPEED_ONLY + ("iterations", "lr", "lr_half_life", "tau", "tau_half_life", "log_every",
+                             "eval_every", "eval_examples", "checkpoint_every")
+_SCHEDULE_HINT = ("; to train longer under the small schedule, resume with the checkpoint's half-lives given "
+                  "(--lr-half-life {lr_half_life:g} --tau-half-life {tau_half_life:g})")
 RUN_SETTINGS = ("data", "data_options", "class_names")  # stored in the checkpoint beside the TrainConfig
 
 
@@ -193,6 +197,8 @@ def resume_differences(state: dict, graph, config: TrainConfig, run_settings: di
     for key in sorted(set(stored) | set(now)):
         if key not in NOT_COMPARED and stored.get(key) != now.get(key):
             found.append(f"{key} ({stored.get(key)!r} in the checkpoint, now {now.get(key)!r})")
+            if key == "resolved_schedule" and stored.get("iterations") != now.get("iterations"):
+                found[-1] += _SCHEDULE_HINT.format(**stored[key])
     stored_run = state.get("run") or {}
     for key in RUN_SETTINGS:
         if key in stored_run and _plain(stored_run[key]) != _plain(run_settings.get(key)):

@@ -19,7 +19,9 @@ from routegraph.train.run import train_run
 
 SPEC = "specs/tiny_chain.yaml"
 OPTIONS = {"n_train": 64, "n_test": 32, "seed": 1}
-CONFIG = TrainConfig(method="actor", k_cpt=1e-7, iterations=2, batch_size=16, checkpoint_every=2, log_every=1)
+# half-lives given, so that these runs may grow (--iterations) on resume
+CONFIG = TrainConfig(method="actor", k_cpt=1e-7, iterations=2, batch_size=16, checkpoint_every=2, log_every=1,
+                     lr_half_life=1.0, tau_half_life=0.5)
 ENV = {**os.environ, "PYTHONPATH": os.getcwd()}
 
 
@@ -96,6 +98,17 @@ def test_resume_without_config_json_and_another_k_cpt_is_refused(tmp_path):
     # settings that change no computation may differ: more iterations, another log interval
     _train(tmp_path / "run", CONFIG.with_(iterations=3, log_every=2), resume=True)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["iteration"] == 3
+
+
+def test_growing_a_small_schedule_run_is_refused_unless_its_half_lives_are_kept(tmp_path):
+    """Under the small schedule the half-lives follow --iterations: growing the run would change
+    the schedule of the rest of it. With the checkpoint's half-lives given, it grows."""
+    small = CONFIG.with_(lr_half_life=None, tau_half_life=None)
+    _train(tmp_path / "run", small)
+    with pytest.raises(CheckpointError, match=r"resolved_schedule.*--lr-half-life 1 --tau-half-life 0.5"):
+        _train(tmp_path / "run", small.with_(iterations=4), resume=True)
+    _train(tmp_path / "run", small.with_(iterations=4, lr_half_life=1.0, tau_half_life=0.5), resume=True)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["iteration"] == 4
 
 
 # ----------------------------------------------------------------------------- damaged files
