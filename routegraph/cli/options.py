@@ -39,7 +39,8 @@ _HELP = {
     "eval_every": "evaluate on held-out test images every this many iterations (0: only at the end)",
     "eval_examples": "periodic evaluation: a fixed random sample of this many test images (0: all)",
     "checkpoint_every": "save checkpoint.pt every this many iterations, and at the end (0: only at the end)",
-    "augment": "random shifts and flips of the training images",
+    "augment": "augment the training images: random shifts (±4 px at 32 px, scaled with the image) with mean-colour "
+               "fill, and flips of flip-symmetric classes (--no-augment: the images as they are)",
     "threads": "torch CPU threads (0: torch's choice, one per core)",
     "device": "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N",
     "fast": "fast mode (same results as plain mode)",

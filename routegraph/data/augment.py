@@ -2,9 +2,16 @@
 
 Per image (reference, paper sec. 4.8): a horizontal flip with probability 0.5 if
 its class is flip-symmetric, then a shift by integers ``(dy, dx)`` drawn
-uniformly from ``[-max_shift, max_shift]``. Pixels uncovered by the shift are
-filled with the image's mean colour, computed in the task's linear
+uniformly from ``[-sy, sy]`` x ``[-sx, sx]``. The range scales with the image:
+``max_shift`` pixels at 32 px (the paper's ±4), so ``sy = round(max_shift * H / 32)``
+and ``sx = round(max_shift * W / 32)``, rounded half up (:func:`shift_range`).
+Pixels uncovered by the shift are filled with the image's own mean colour
+(per channel, over that image's pixels), computed in the task's linear
 (gamma-decoded) colour space.
+
+Images are ``[n, C, H, W]`` of any size and channel count. Inputs that are not
+images (``[n, D]`` or ``[n, A, B]``: one- or two-dimensional per example) pass
+through unaugmented and draw nothing from the generator.
 
 Everything is one gather over the whole batch: no per-image Python loop.
 
@@ -21,7 +28,31 @@ from typing import Sequence
 
 import torch
 
+from routegraph.checks import NON_NEGATIVE_INT
 from routegraph.errors import ConfigError
+
+REFERENCE_SIZE = 32  # the paper's images: max_shift is in pixels at this size
+
+
+def is_image(example_shape: Sequence[int]) -> bool:
+    """Whether per-example inputs of this shape are images ``[C, H, W]`` (and so augmented).
+
+    >>> is_image((1, 20, 28)), is_image((64,)), is_image((16, 16))
+    (True, False, False)
+    """
+    return len(example_shape) == 3
+
+
+def shift_range(height: int, width: int, max_shift: int = 4) -> tuple[int, int]:
+    """``(sy, sx)``: the largest vertical and horizontal shift for an ``height x width`` image.
+
+    ``max_shift`` pixels at 32 px, scaled with each side and rounded half up
+    (integer arithmetic, so exact):
+
+    >>> shift_range(32, 32), shift_range(64, 64), shift_range(128, 128), shift_range(20, 28)
+    ((4, 4), (8, 8), (16, 16), (3, 4))
+    """
+    return tuple((2 * max_shift * side + REFERENCE_SIZE) // (2 * REFERENCE_SIZE) for side in (height, width))
 
 
 @dataclass(frozen=True)
@@ -38,34 +69,61 @@ class AugmentParams:
 class Augmenter:
     """Random shift + flip, vectorised over the batch.
 
-    ``flip_symmetric[c]`` says whether class ``c`` may be flipped. ``max_shift=0``
-    disables shifts and ``flip=False`` disables flips; the random draws are the
-    same either way, so toggling one does not change the other's choices.
+    ``flip_symmetric[c]`` says whether class ``c`` may be flipped (a plain
+    per-class list of booleans, e.g. ``Task.flip_symmetric``). ``max_shift`` is
+    the shift in pixels at 32 px (scaled with the image, :func:`shift_range`);
+    ``max_shift=0`` disables shifts and ``flip=False`` disables flips; the
+    random draws are the same either way, so toggling one does not change the
+    other's choices. Both off: the identity (training's ``augment`` setting,
+    ``--no-augment``, skips the augmenter altogether).
     """
 
     def __init__(self, flip_symmetric: Sequence[bool], max_shift: int = 4, flip: bool = True):
-        if max_shift < 0:
-            raise ConfigError(f"max_shift={max_shift}: expected a non-negative number of pixels")
+        NON_NEGATIVE_INT.check(max_shift, "max_shift (pixels at 32 px)")
         self.flip_symmetric = torch.tensor([bool(f) for f in flip_symmetric], dtype=torch.bool)
-        self.max_shift = int(max_shift)
+        self.max_shift = max_shift
         self.flip = bool(flip)
 
-    def sample(self, labels: torch.Tensor, generator: torch.Generator) -> AugmentParams:
-        """Draw shifts and flips for images with these ``labels``."""
+    def shift_range(self, example_shape: Sequence[int]) -> tuple[int, int]:
+        """``(sy, sx)`` for images of ``example_shape`` ``[C, H, W]``; a shift must be smaller than the image."""
+        height, width = example_shape[-2:]
+        sy, sx = shift_range(height, width, self.max_shift)
+        if (sy or sx) and (sy >= height or sx >= width):
+            raise ConfigError(f"max_shift={self.max_shift} (at 32 px) gives shifts of ±{sy}x{sx} px, which must "
+                              f"be smaller than the image ({height}x{width})")
+        return sy, sx
+
+    def sample(self, labels: torch.Tensor, generator: torch.Generator, example_shape: Sequence[int]) -> AugmentParams:
+        """Draw shifts and flips for inputs of ``example_shape`` (``[C, H, W]``) with these ``labels``.
+
+        Non-image shapes get no shift and no flip, and draw nothing."""
         n = len(labels)
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=generator)
+        if not is_image(example_shape):
+            return AugmentParams(torch.zeros(n, 2, dtype=torch.long), torch.zeros(n, dtype=torch.bool))
+        labels = labels.cpu()
+        if n and int(labels.max()) >= len(self.flip_symmetric):
+            raise ValueError(f"label {int(labels.max())} but flip flags for {len(self.flip_symmetric)} classes")
+        sy, sx = self.shift_range(example_shape)
+        if sy == sx:  # one [n, 2] draw: the same shifts as before for the paper's 32x32 images
+            shifts = torch.randint(-sy, sy + 1, (n, 2), generator=generator)
+        else:
+            dy = torch.randint(-sy, sy + 1, (n,), generator=generator)
+            shifts = torch.stack([dy, torch.randint(-sx, sx + 1, (n,), generator=generator)], dim=1)
         coin = torch.rand(n, generator=generator) < 0.5
-        flips = coin & self.flip_symmetric[labels.cpu()] if self.flip else torch.zeros(n, dtype=torch.bool)
+        flips = coin & self.flip_symmetric[labels] if self.flip else torch.zeros(n, dtype=torch.bool)
         return AugmentParams(shifts, flips)
 
     def apply(self, images: torch.Tensor, params: AugmentParams) -> torch.Tensor:
-        """Flip, then shift ``images [n, C, H, W]`` as ``params`` say; returns float32."""
-        images = images.float()
-        n, channels, height, width = images.shape
+        """Flip, then shift ``images [n, C, H, W]`` as ``params`` say; returns float32.
+
+        Non-image inputs (``[n, D]``, ``[n, A, B]``) are returned as float32, values unchanged."""
+        n = len(images)
         if params.shifts.shape != (n, 2) or params.flips.shape != (n,):
-            raise ValueError(f"augmentation parameters for {len(params.flips)} images, got {n} images")
-        if self.max_shift >= min(height, width):
-            raise ConfigError(f"max_shift={self.max_shift} must be smaller than the image ({height}x{width})")
+            raise ValueError(f"augmentation parameters for {len(params.flips)} inputs, got {n} inputs")
+        images = images.float()
+        if not is_image(images.shape[1:]):
+            return images
+        _, channels, height, width = images.shape
         device = images.device  # parameters are drawn on the CPU; images may live elsewhere
         shifts, flips = params.shifts.to(device), params.flips.to(device)
         dy, dx = shifts[:, 0, None], shifts[:, 1, None]
@@ -85,4 +143,4 @@ class Augmenter:
         """Augment a batch: ``images [n, C, H, W]``, ``labels [n]`` -> float32 ``[n, C, H, W]``."""
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        return self.apply(images, self.sample(labels, generator))
+        return self.apply(images, self.sample(labels, generator, images.shape[1:]))

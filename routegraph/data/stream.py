@@ -95,7 +95,8 @@ class BatchStream:
         if self.augmenter is None:
             return images.float(), labels
         # Draw for the global batch, so every rank's slice matches the single-process batch.
-        params = self.augmenter.sample(self.task.train_labels[indices], generator_for(self.seed, "augment", iteration))
+        params = self.augmenter.sample(self.task.train_labels[indices], generator_for(self.seed, "augment", iteration),
+                                       images.shape[1:])
         return self.augmenter.apply(images, params[mine]), labels
 
     def iterate(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Bound
-from ..errors import ConfigError
+from ..errors import ConfigError, got
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
@@ -87,6 +87,10 @@ class TrainConfig:
                 problem = bound.problem(value)
                 if problem:
                     problems.append(f"{name} {problem}")
+        for f in fields(self):  # on/off settings: 'no' or 0 from a settings file is not False
+            value = getattr(self, f.name)
+            if isinstance(f.default, bool) and not isinstance(value, bool):
+                problems.append(f"{f.name} must be true or false (got {got(value)})")
         if not isinstance(self.k_cpt_set, (tuple, list)) or not self.k_cpt_set:
             problems.append(f"k_cpt_set must hold one or more k_cpt values (got {self.k_cpt_set!r})")
         else:
