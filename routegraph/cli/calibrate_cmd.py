@@ -1,9 +1,9 @@
 """``routegraph calibrate RUN --budget-ops OPS [--data TASK]``: pick k_cpt for an ops budget.
 
-For a dynamic-k_cpt run, splits the test split (held out from training) in two halves: the
-*calibration* half picks the smallest k_cpt whose mean op count meets the
-budget (bisection in log k_cpt, routers only); the *verification* half then
-runs the real path-only executor at that k_cpt (see
+For a dynamic-k_cpt run, splits the run's validation split (held out from training; the test
+split is left to ``evaluate``) in two halves: the *calibration* half picks the smallest k_cpt
+whose mean op count meets the budget (bisection in log k_cpt, routers only); the
+*verification* half then runs the real path-only executor at that k_cpt (see
 :func:`routegraph.infer.calibrate.calibrate_run`). For a fixed-k_cpt run it
 explains that the op count is fixed and reports it.
 
@@ -11,6 +11,8 @@ Exit status: 0 when the budget is met (for a dynamic run: on the verification
 half), 1 when it is not, 2 on errors. ``"met"`` in the JSON says the same.
 """
 from __future__ import annotations
+
+import sys
 
 from ..checks import NON_NEGATIVE_INT, POSITIVE, Bound
 from .options import add_batch_size_flag, add_threads_flag, apply_threads_flag, number, output_file
@@ -20,11 +22,11 @@ def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
     parser.add_argument("--budget-ops", type=number(POSITIVE), required=True,
                         help="mean multiply-accumulates per image to stay within, e.g. 5e6")
-    parser.add_argument("--data", help="task whose test split is used (default: the run's own task)")
+    parser.add_argument("--data", help="task whose validation split is used (default: the run's own task)")
     parser.add_argument("--data-dir", help="data directory (else $ROUTEGRAPH_DATA, else the per-user cache)")
     parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                         help="task option, e.g. n_test=2000 for the synthetic task (default: the run's)")
-    parser.add_argument("--limit", type=number(Bound(int, 2)), help="use at most this many test images (a random subset)")
+    parser.add_argument("--limit", type=number(Bound(int, 2)), help="use at most this many validation images (a random subset)")
     parser.add_argument("--seed", type=number(NON_NEGATIVE_INT), default=0,
                         help="seed of the random subset and calibration/verification halves")
     add_batch_size_flag(parser, 500)
@@ -38,14 +40,19 @@ def run(args) -> int:
     from ..infer.calibrate import calibrate_run, split_halves
     from ..io import atomic_write_json
     from ..train.config import K_CPT_SET
-    from ..train.rundir import load_run, load_run_task
+    from ..train.rundir import load_run, load_run_task, run_validation
     from .options import parse_key_values
 
     apply_threads_flag(args)
     run_ = load_run(args.run)
     config, model = run_.config, run_.model
     task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
-    split = "test"  # held out from training
+    task, held_out = run_validation(run_, task)
+    split = "val"  # held out from training; never the test split
+    if not held_out:
+        print(f"warning: run {config.get('run_id')} predates validation splits (no 'validation' in its config.json) "
+              f"and trained on every training image; calibrating on the default validation slice of them, "
+              f"which it has seen: its accuracy here is optimistic", file=sys.stderr)
     images, labels = task.images(split).float(), task.labels(split)
     cal, ver = split_halves(len(images), args.seed, args.limit)
     if model.graph.k_cpt_input:
@@ -57,6 +64,7 @@ def run(args) -> int:
     print_result(result, config, task.name, split, run_.path)
     if args.json_out:
         atomic_write_json(args.json_out, {"run_id": config.get("run_id"), "task": task.name, "split": split,
+                                          "validation": {**task.validation_record(), "held_out": held_out},
                                           **result.to_json()})
         print(f"wrote {args.json_out}")
     return 0 if result.met else 1

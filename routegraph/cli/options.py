@@ -36,8 +36,12 @@ _HELP = {
     "regularized_policy": "let c_mod's gradient reach the routing policy",
     "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
     "log_every": "write a line to metrics.jsonl every this many iterations",
-    "eval_every": "evaluate on held-out test images every this many iterations (0: only at the end)",
-    "eval_examples": "periodic evaluation: a fixed random sample of this many test images (0: all)",
+    "eval_every": "evaluate on the validation images every this many iterations (0: never; the test split "
+                  "is evaluated once, at the end)",
+    "eval_examples": "periodic evaluation: a fixed random sample of this many validation images (0: all)",
+    "val_fraction": "share of the training images held out as the validation split (stratified, fixed seed; "
+                    "not trained on) when the task has no val split of its own; 0: none",
+    "val_max": "at most this many held-out validation images (0: no cap)",
     "checkpoint_every": "save checkpoint.pt every this many iterations, and at the end (0: only at the end)",
     "augment": "augment the training images: random shifts (±4 px at 32 px, scaled with the image) with mean-colour "
                "fill, and flips of flip-symmetric classes (--no-augment: the images as they are)",

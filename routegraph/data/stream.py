@@ -8,6 +8,10 @@ seeded by ``(seed, t)``. So ``batch(t)`` is a pure function of ``(task, seed, t)
 there is no state to save in a checkpoint, and resuming at iteration ``t`` sees
 exactly the batches an uninterrupted run would.
 
+The examples are the task's ``train`` split (:meth:`Task.rows`): with a held-out
+validation slice (:meth:`Task.with_validation`) its rows are never visited.
+Batches are gathered from the stored arrays, a batch at a time.
+
 For data-parallel training, ``batch_size`` is the *global* batch: each of
 ``world_size`` ranks gets its contiguous slice of the same global batch, and
 the slices of all ranks together are exactly the ``world_size=1`` batch.
@@ -42,7 +46,9 @@ class BatchStream:
             raise ConfigError(f"rank={rank}, world_size={world_size}: expected 0 <= rank < world_size")
         if batch_size % world_size:
             raise ConfigError(f"batch_size={batch_size} is the global batch and must be divisible by world_size={world_size}")
-        if len(task.train_labels) == 0:
+        # The rows of the train arrays to visit: all of them, or all but a held-out validation slice.
+        self.rows = task.rows("train") if task.holdout is not None else None
+        if self.num_examples_of(task) == 0:
             raise ConfigError(f"task {task.name!r} has no training images")
         self.task = task
         self.batch_size = batch_size
@@ -52,9 +58,13 @@ class BatchStream:
         self.augmenter = Augmenter(task.flip_symmetric) if augment else None
         self._permutations: dict[int, torch.Tensor] = {}  # memo of recent epochs; not state
 
+    def num_examples_of(self, task: Task) -> int:
+        return len(task.train_labels) if self.rows is None else len(self.rows)
+
     @property
     def num_examples(self) -> int:
-        return len(self.task.train_labels)
+        """Training examples visited per epoch (a held-out validation slice excluded)."""
+        return self.num_examples_of(self.task)
 
     @property
     def local_batch_size(self) -> int:
@@ -74,7 +84,8 @@ class BatchStream:
         return self._permutations[epoch]
 
     def global_indices(self, iteration: int) -> torch.Tensor:
-        """Indices into the training set of the whole (all ranks') batch of ``iteration``."""
+        """Indices into the task's train arrays of the whole (all ranks') batch of ``iteration``
+        (never a row of the held-out validation slice)."""
         if iteration < 0:
             raise ConfigError(f"iteration={iteration}: expected a non-negative iteration")
         positions = torch.arange(iteration * self.batch_size, (iteration + 1) * self.batch_size)
@@ -84,7 +95,7 @@ class BatchStream:
         for epoch in torch.unique(epochs).tolist():  # one or two epochs (more only if batch > dataset)
             here = epochs == epoch
             indices[here] = self.permutation(epoch)[offsets[here]]
-        return indices
+        return indices if self.rows is None else self.rows[indices]
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's ``(float32 images [b, 3, 32, 32], int64 labels [b])`` for ``iteration``."""

@@ -15,13 +15,15 @@ mmap=True)`` (no pickled code; image tensors are memory-mapped, not read)::
     train_labels    int64 [N]
     test_images     float16 [M, 3, 32, 32]
     test_labels     int64 [M]
+    val_images      optional (a source with its own val split): float16 [V, 3, 32, 32]
+    val_labels      optional: int64 [V]; with val_counts
 
 Loading checks the format tag, shapes, that every image value is finite, and
 that the labels' per-class counts match the stored counts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,10 @@ import torch
 from routegraph.errors import DataError
 from routegraph.io import atomic_torch_save
 
+from .split import VAL_SEED, stratified_holdout
+
 CACHE_FORMAT = "routegraph.task/1"
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # stored by every task; "val" is stored only by sources that have one
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,19 +57,73 @@ class Task:
     test_labels: torch.Tensor
     recipe: dict[str, Any] = field(default_factory=dict)
     cache_path: Path | None = None
+    val_images: torch.Tensor | None = None  # the source's own val split, if it has one
+    val_labels: torch.Tensor | None = None
+    holdout: torch.Tensor | None = None  # else: rows of the train arrays held out as val (with_validation)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def stored_splits(self) -> tuple[str, ...]:
+        return SPLITS + (("val",) if self.val_labels is not None else ())
+
+    def with_validation(self, fraction: float, max_examples: int = 0) -> "Task":
+        """This task with a validation split: its own val split if it has one, else a fixed-seed
+        stratified slice of train of ``fraction`` of its images, at most ``max_examples`` (0: no cap;
+        :func:`~routegraph.data.split.stratified_holdout`), that the ``train`` split then excludes.
+        Nothing is copied: the slice is a list of rows.
+
+        >>> from routegraph.data import load_task
+        >>> task = load_task("synthetic", n_train=200, n_test=10).with_validation(0.1)
+        >>> len(task.rows("train")), len(task.rows("val")), task.counts("val")
+        (180, 20, [2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+        """
+        if self.val_labels is not None:
+            return self
+        return replace(self, holdout=stratified_holdout(self.train_labels, fraction, max_examples))
+
+    def validation_record(self) -> dict[str, Any]:
+        """Where the validation images come from, for a run's config.json."""
+        if self.val_labels is not None:
+            return {"source": "val", "n": len(self.val_labels)}
+        return {"source": "train", "seed": VAL_SEED, "n": len(self.rows("val"))}
+
+    def rows(self, split: str) -> torch.Tensor:
+        """Indices into the stored arrays that ``split`` holds. 'val' without a val split of its own
+        indexes the train arrays (the held-out slice); 'train' then lists the rest."""
+        if split == "train" and self.holdout is not None:
+            keep = torch.ones(len(self.train_labels), dtype=torch.bool)
+            keep[self.holdout] = False
+            return keep.nonzero().flatten()
+        if split == "val" and self.val_labels is None:
+            return self.holdout if self.holdout is not None else torch.zeros(0, dtype=torch.long)
+        return torch.arange(len(self._stored(split)[1]))
+
+    def _stored(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split == "val" and self.val_labels is None:
+            split = "train"  # the held-out slice
+        arrays = {"train": (self.train_images, self.train_labels), "test": (self.test_images, self.test_labels),
+                  "val": (self.val_images, self.val_labels)}
+        if split not in arrays:
+            raise DataError(f"task {self.name!r} has no split {split!r} (train, val, test)")
+        return arrays[split]
+
     def images(self, split: str) -> torch.Tensor:
-        return self.train_images if split == "train" else self.test_images
+        """The images of ``split`` ('train', 'val' or 'test'); the stored tensor itself (memory-mapped
+        for a cache) unless a held-out slice must be gathered."""
+        images, labels = self._stored(split)
+        if len(self.rows(split)) == len(labels):
+            return images
+        return images[self.rows(split)]
 
     def labels(self, split: str) -> torch.Tensor:
-        return self.train_labels if split == "train" else self.test_labels
+        labels = self._stored(split)[1]
+        return labels if len(self.rows(split)) == len(labels) else labels[self.rows(split)]
 
     def counts(self, split: str) -> list[int]:
-        """Number of images per class in ``split`` ('train' or 'test')."""
+        """Number of images per class in ``split`` ('train', 'val' or 'test')."""
         return torch.bincount(self.labels(split), minlength=self.num_classes).tolist()
 
     def verify(self, expected_counts: dict[str, list[int]] | None = None) -> None:
@@ -73,8 +131,8 @@ class Task:
         where = f"task {self.name!r}" + (f" ({self.cache_path})" if self.cache_path else "")
         if len(self.flip_symmetric) != self.num_classes:
             raise DataError(f"{where}: {len(self.flip_symmetric)} flip flags for {self.num_classes} classes")
-        for split in SPLITS:
-            images, labels = self.images(split), self.labels(split)
+        for split in self.stored_splits:
+            images, labels = self._stored(split)
             if images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
                 raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected float16/float32 [N, 3, 32, 32]")
             bad = _non_finite(images)
@@ -86,7 +144,7 @@ class Task:
             if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
                 raise DataError(f"{where}: {split} labels outside 0..{self.num_classes - 1}")
             if expected_counts is not None:
-                found = self.counts(split)
+                found = torch.bincount(labels, minlength=self.num_classes).tolist()
                 if found != list(expected_counts[split]):
                     raise DataError(
                         f"{where}: {split} images per class are {found}; expected {list(expected_counts[split])} "
@@ -109,14 +167,15 @@ class Task:
                             f"write the spec's input as {found}")
 
     def summary(self) -> str:
-        """Per-class counts as a small table."""
-        train, test = self.counts("train"), self.counts("test")
+        """Per-class counts of the stored splits as a small table."""
+        splits = ("train",) + (("val",) if self.val_labels is not None else ()) + ("test",)
+        counts = {split: torch.bincount(self._stored(split)[1], minlength=self.num_classes).tolist() for split in splits}
         width = max(len(n) for n in self.class_names)
-        lines = [f"{'class':<{width + 4}}  {'train':>7}  {'test':>6}  flip"]
+        lines = [f"{'class':<{width + 4}}" + "".join(f"  {split:>7}" for split in splits) + "  flip"]
         for i, name in enumerate(self.class_names):
             flip = "yes" if self.flip_symmetric[i] else "no"
-            lines.append(f"{i:>2}  {name:<{width}}  {train[i]:>7}  {test[i]:>6}  {flip}")
-        lines.append(f"{'total':<{width + 4}}  {sum(train):>7}  {sum(test):>6}")
+            lines.append(f"{i:>2}  {name:<{width}}" + "".join(f"  {counts[s][i]:>7}" for s in splits) + f"  {flip}")
+        lines.append(f"{'total':<{width + 4}}" + "".join(f"  {sum(counts[s]):>7}" for s in splits))
         return "\n".join(lines)
 
 
@@ -136,10 +195,11 @@ def save_task(task: Task, path: Path) -> None:
         "flip_symmetric": [bool(f) for f in task.flip_symmetric],
         "recipe": dict(task.recipe),
     }
-    for split in SPLITS:
-        payload[f"{split}_counts"] = task.counts(split)
-        payload[f"{split}_images"] = task.images(split).to(torch.float16).contiguous()
-        payload[f"{split}_labels"] = task.labels(split).to(torch.int64).contiguous()
+    for split in task.stored_splits:  # the stored arrays: a held-out slice is rows, not stored
+        images, labels = task._stored(split)
+        payload[f"{split}_counts"] = torch.bincount(labels, minlength=task.num_classes).tolist()
+        payload[f"{split}_images"] = images.to(torch.float16).contiguous()
+        payload[f"{split}_labels"] = labels.to(torch.int64).contiguous()
     atomic_torch_save(payload, path)
 
 
@@ -167,8 +227,10 @@ def load_cached_task(path: Path) -> Task:
             test_labels=payload["test_labels"],
             recipe=dict(payload.get("recipe", {})),
             cache_path=path,
+            val_images=payload.get("val_images"),
+            val_labels=payload.get("val_labels"),
         )
-        expected = {split: payload[f"{split}_counts"] for split in SPLITS}
+        expected = {split: payload[f"{split}_counts"] for split in task.stored_splits}
     except KeyError as exc:
         raise DataError(f"{path}: cache lacks entry {exc}; delete the file to rebuild it") from None
     task.verify(expected)

@@ -25,6 +25,7 @@ BOUNDS: dict[str, Bound] = {
     "tau_half_life": POSITIVE, "k_cpt": K_CPT, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
     "k_ure": NON_NEGATIVE, "k_l2": NON_NEGATIVE, "log_every": POSITIVE_INT, "eval_every": NON_NEGATIVE_INT,
     "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": NON_NEGATIVE_INT,
+    "val_fraction": Bound(float, 0, hi=1), "val_max": NON_NEGATIVE_INT,
 }
 OPTIONAL = ("lr", "lr_half_life", "tau", "tau_half_life")  # None: from the schedule
 
@@ -59,7 +60,11 @@ class TrainConfig:
     # bookkeeping
     log_every: int = 50
     eval_every: int = 0  # 0: only at the end
-    eval_examples: int = 2000  # periodic evaluation: a fixed random sample of this many test images (0: all)
+    eval_examples: int = 2000  # periodic evaluation: a fixed random sample of this many validation images (0: all)
+    # validation split, when the task has no val split of its own: a fixed-seed stratified slice of
+    # train, excluded from training (data/split.py); periodic evaluation and calibrate use it
+    val_fraction: float = 0.1
+    val_max: int = 5000  # at most this many held-out images (0: no cap)
     checkpoint_every: int = 500
     augment: bool = True
     threads: int = 0  # 0: leave torch's default

@@ -31,7 +31,12 @@ class RunResult:
 
 SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
 # Settings added after runs were first recorded: hashed only when changed, so old ids stay.
-HASHED_WHEN_CHANGED = {"sync_batch_norm": True}
+# val_fraction is hashed unless 0, what runs before the validation split trained with: a default run
+# today (0.1: a tenth of train held out) must not take the id of an older run that trained on all of it.
+HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000}
+# What a checkpoint written before a setting existed was trained with, where that differs from
+# today's default: before the validation split, every training image was trained on.
+LEGACY = {"val_fraction": 0.0}
 
 
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
@@ -105,7 +110,10 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if config.threads:
         torch.set_num_threads(config.threads)
-    task = load_task(data, data_dir, **(data_options or {}))
+    task = load_task(data, data_dir, **(data_options or {})).with_validation(config.val_fraction, config.val_max)
+    if config.eval_every and not len(task.rows("val")):
+        raise ConfigError(f"eval_every={config.eval_every} evaluates on validation images, but task {task.name!r} "
+                          "has no val split and val_fraction is 0; set val_fraction above 0, or eval_every=0")
     graph, classifier, overrides = prepare_graph(spec_path, overrides, config, task.num_classes)
     task.check_input_shape(graph.input_shape.dims, "the spec's input")
     spec_text = Path(spec_path).read_text()
@@ -125,6 +133,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "data": data,
         "data_options": data_options or {},
         "class_names": list(task.class_names),
+        "validation": {"val_fraction": config.val_fraction, "val_max": config.val_max, **task.validation_record()},
         "seed": config.seed,
         "iterations": config.iterations,
         "world_size": dist.world_size,
@@ -152,11 +161,12 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     hooks = []
     if dist.is_main:  # only rank 0 writes
         logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
-        held_out = validation_indices(len(task.test_labels), config.eval_examples)
         hooks = [ProgressBar(disable=not progress), logger,
-                 Checkpointer(checkpoint, config.checkpoint_every, run=run_settings),
-                 PeriodicEvaluation(task.test_images[held_out], task.test_labels[held_out], config.eval_every,
-                                    logger, k_cpt=_middle_k(config))]
+                 Checkpointer(checkpoint, config.checkpoint_every, run=run_settings)]
+        if config.eval_every:  # on validation images: the test split is left to the final evaluation
+            sample = validation_indices(len(task.rows("val")), config.eval_examples)
+            hooks.append(PeriodicEvaluation(task.images("val")[sample], task.labels("val")[sample],
+                                            config.eval_every, logger, k_cpt=_middle_k(config)))
     trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
     if state is not None:
         trainer.load_state_dict(state, checkpoint)
@@ -178,7 +188,7 @@ NOT_COMPARED = SPEED_ONLY + ("iterations", "lr", "lr_half_life", "tau", "tau_hal
                              "eval_every", "eval_examples", "checkpoint_every")
 _SCHEDULE_HINT = ("; to train longer under the small schedule, resume with the checkpoint's half-lives given "
                   "(--lr-half-life {lr_half_life:g} --tau-half-life {tau_half_life:g})")
-RUN_SETTINGS = ("data", "data_options", "class_names")  # stored in the checkpoint beside the TrainConfig
+RUN_SETTINGS = ("data", "data_options", "class_names", "validation")  # stored in the checkpoint beside the TrainConfig
 
 
 def resume_differences(state: dict, graph, config: TrainConfig, run_settings: dict) -> list[str]:
@@ -192,7 +202,8 @@ def resume_differences(state: dict, graph, config: TrainConfig, run_settings: di
     found = []
     if "graph_sha256" in state and state["graph_sha256"] != graph.fingerprint():
         found.append("the compiled graph (the spec or its parameters changed since the run started)")
-    stored = _plain({**TrainConfig().to_json(), **(state.get("config") or {})})  # defaults for settings added since
+    # settings added since: their defaults, or what training did before they existed (LEGACY)
+    stored = _plain({**TrainConfig().to_json(), **LEGACY, **(state.get("config") or {})})
     now = _plain(config.to_json())
     for key in sorted(set(stored) | set(now)):
         if key not in NOT_COMPARED and stored.get(key) != now.get(key):
@@ -211,9 +222,9 @@ def _plain(value):
 
 
 def validation_indices(count: int, limit: int = 0) -> torch.Tensor:
-    """Which of ``count`` test images the periodic evaluation uses: all of them, or with
+    """Which of ``count`` validation images the periodic evaluation uses: all of them, or with
     ``limit`` a fixed random sample (seed 0) of that size, in the set's order. Not the
-    first ``limit``: a test set may be sorted (the hybrid task lists its digits first),
+    first ``limit``: a split may be sorted (the hybrid task lists its digits first),
     and its head would then hold only some classes.
 
     >>> validation_indices(5).tolist()

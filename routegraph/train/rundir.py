@@ -129,6 +129,24 @@ def is_own_data(run: Run, data: str | None = None, options: dict | None = None) 
     return task_choice(run, data, options) == (run.config["data"], dict(run.config.get("data_options") or {}))
 
 
+def run_validation(run: Run, task):
+    """``(task, held_out)``: ``task`` with the validation split ``run`` was trained with
+    (config.json's ``validation``: the same rows, so they were never trained on), and whether
+    those images were held out from its training. A run from before validation splits
+    (no ``validation`` recorded) trained on every training image: it gets today's default
+    slice, and ``held_out`` is False. A :class:`ConfigError` if there are no validation images."""
+    from .config import TrainConfig
+
+    setting = run.config.get("validation")
+    default = TrainConfig()
+    fraction = setting["val_fraction"] if setting else default.val_fraction
+    task = task.with_validation(fraction, setting["val_max"] if setting else default.val_max)
+    if not len(task.rows("val")):
+        raise ConfigError(f"run {run.config.get('run_id')} has no validation images (task {task.name!r} has no "
+                          f"val split and the run's val_fraction is {fraction}); train with val_fraction above 0")
+    return task, setting is not None
+
+
 def _names(names, limit: int = 12) -> str:
     names = list(names)
     return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"

@@ -100,7 +100,9 @@ def write_run(path: Path, model, *, dynamic: bool, k_cpt=None, n_test: int = 64)
         "format": "routegraph.run/1", "run_id": "test-" + ("dyn" if dynamic else "fixed"), "method": "actor",
         "label": "actor", "spec": "specs/tiny_chain.yaml", "k_cpt": None if dynamic else k_cpt,
         "dynamic_k_cpt": dynamic, "k_cpt_set": [0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8],
-        "data": "synthetic", "data_options": {"n_train": 10, "n_test": n_test},
+        # half of the training images held out: ``n_test`` validation images for calibrate
+        "data": "synthetic", "data_options": {"n_train": 2 * n_test, "n_test": n_test},
+        "validation": {"val_fraction": 0.5, "val_max": 0, "source": "train", "seed": 0, "n": n_test},
         "class_names": ["disk", "square", "triangle", "cross", "ring", "dots-row", "dots-column",
                         "dots-diagonal", "dots-antidiagonal", "dots-scattered"],
     }

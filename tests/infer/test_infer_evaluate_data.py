@@ -17,7 +17,8 @@ def test_other_data_options_leave_eval_json_alone_and_go_to_json(tmp_path, capsy
     assert "is not the data this run was trained on" in out
     assert (run / "eval.json").read_bytes() == own
     other = json.loads((tmp_path / "other.json").read_text())
-    assert other["data"] == "synthetic" and other["data_options"] == {"n_train": 10, "n_test": 64, "clutter": 3}
+    trained_on = json.loads((run / "config.json").read_text())["data_options"]
+    assert other["data"] == "synthetic" and other["data_options"] == {**trained_on, "clutter": 3}
     mine = json.loads(own)["evaluations"][0]
     assert other["evaluations"][0]["n"] == mine["n"] and other["evaluations"][0] != mine  # other images
     # the run's own data again: merged as before (same k_cpt, same numbers)

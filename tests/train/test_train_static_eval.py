@@ -14,7 +14,7 @@ def test_static_run_trains_and_evaluates(tmp_path):
     assert (tmp_path / "eval.json").stat().st_mode & 0o044  # readable by others (umask-respecting)
 
 
-def test_periodic_evaluation_uses_a_fixed_random_sample_of_the_test_set(tmp_path):
+def test_periodic_evaluation_uses_a_fixed_random_sample_of_the_validation_split(tmp_path):
     import json
 
     import torch
@@ -24,13 +24,15 @@ def test_periodic_evaluation_uses_a_fixed_random_sample_of_the_test_set(tmp_path
 
     config = TrainConfig(method="static", static_classifier="2", iterations=2, batch_size=16, eval_every=2,
                          eval_examples=20)
-    train_run("specs/tiny_chain.yaml", tmp_path, config, data_options={"n_train": 100, "n_test": 50}, progress=False)
+    train_run("specs/tiny_chain.yaml", tmp_path, config, data_options={"n_train": 400, "n_test": 50}, progress=False)
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     (record,) = [line["eval"] for line in lines if "eval" in line]
     seen = sum(torch.tensor(c["correct_by_class"]) + torch.tensor(c["incorrect_by_class"])
                for c in record["classifiers"].values())
-    labels = load_task("synthetic", n_train=100, n_test=50).test_labels
-    sample = validation_indices(50, 20)
+    # oracle: the validation slice (10% of train: 40 images), then a fixed sample of 20 of them
+    labels = load_task("synthetic", n_train=400, n_test=50).with_validation(0.1).labels("val")
+    sample = validation_indices(40, 20)
+    assert record["n"] == 20 and record["split"] == "validation"
     assert seen.tolist() == torch.bincount(labels[sample], minlength=len(seen)).tolist()
     assert not torch.equal(sample, torch.arange(20))  # not the head of the set
 
