@@ -36,7 +36,8 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification task: 32x32 RGB images in linear colour space, labels 0..C-1.
+    """A classification task: images ``[C, H, W]`` (3x32x32 for the paper's tasks) in linear
+    colour space, values in [0, 1], labels 0..C-1.
 
     >>> from routegraph.data import load_task
     >>> task = load_task("synthetic", n_train=100, n_test=50)
@@ -73,10 +74,13 @@ class Task:
         where = f"task {self.name!r}" + (f" ({self.cache_path})" if self.cache_path else "")
         if len(self.flip_symmetric) != self.num_classes:
             raise DataError(f"{where}: {len(self.flip_symmetric)} flip flags for {self.num_classes} classes")
+        image_shape = tuple(self.train_images.shape[1:])  # [C, H, W]: 3x32x32 for the paper's tasks
         for split in SPLITS:
             images, labels = self.images(split), self.labels(split)
-            if images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
-                raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected float16/float32 [N, 3, 32, 32]")
+            if (images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or images.shape[1] not in (1, 3)
+                    or tuple(images.shape[1:]) != image_shape):
+                raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected "
+                                f"float16/float32 [N, C, H, W] with C 1 or 3, the same C, H, W in every split")
             bad = _non_finite(images)
             if bad:
                 raise DataError(f"{where}: {split} images hold {bad} non-finite value(s) (NaN or inf); the data is "

@@ -92,7 +92,9 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
 def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
                   resume, progress, label) -> RunResult:
     from ..data import load_task
+    from ..data.tasks import task_options_for_input
     from ..nn.model import build_model
+    from ..spec import load_spec
     from .checkpoint import FOR_RESUME, load_checkpoint
     from .distributed import globalize_batch_norm
     from .evaluate import evaluate
@@ -105,6 +107,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if config.threads:
         torch.set_num_threads(config.threads)
+    data_options = task_options_for_input(data, data_options, load_spec(spec_path, overrides).input.shape)
     task = load_task(data, data_dir, **(data_options or {}))
     graph, classifier, overrides = prepare_graph(spec_path, overrides, config, task.num_classes)
     task.check_input_shape(graph.input_shape.dims, "the spec's input")

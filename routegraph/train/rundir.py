@@ -94,9 +94,13 @@ def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dic
     classifiers would be scored against other labels, and its records in eval.json replaced),
     or its images do not fit the network's input."""
     from ..data import load_task
+    from ..data.tasks import task_options_for_input
 
     config = run.config
-    task = load_task(data or config["data"], data_dir, **{**config.get("data_options", {}), **(options or {})})
+    name = data or config["data"]
+    options = task_options_for_input(name, {**config.get("data_options", {}), **(options or {})},
+                                     run.graph.input_shape.dims)
+    task = load_task(name, data_dir, **options)
     trained = config.get("class_names")
     if trained is not None and list(trained) != list(task.class_names):
         raise ConfigError(f"task {task.name!r} has classes {_names(task.class_names)}, but run {config.get('run_id')} "
