@@ -69,8 +69,9 @@ class Task:
         """Number of images per class in ``split`` ('train' or 'test')."""
         return torch.bincount(self.labels(split), minlength=self.num_classes).tolist()
 
-    def verify(self, expected_counts: dict[str, list[int]] | None = None) -> None:
-        """Raise :class:`DataError` unless shapes, dtypes, labels and per-class counts are right."""
+    def verify(self, expected_counts: dict[str, list[int]] | None = None, check_values: bool = True) -> None:
+        """Raise :class:`DataError` unless shapes, dtypes, labels and per-class counts are right,
+        and (with ``check_values``, which reads every image) every value is finite."""
         where = f"task {self.name!r}" + (f" ({self.cache_path})" if self.cache_path else "")
         if len(self.flip_symmetric) != self.num_classes:
             raise DataError(f"{where}: {len(self.flip_symmetric)} flip flags for {self.num_classes} classes")
@@ -81,7 +82,7 @@ class Task:
                     or tuple(images.shape[1:]) != image_shape):
                 raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected "
                                 f"float16/float32 [N, C, H, W] with C 1 or 3, the same C, H, W in every split")
-            bad = _non_finite(images)
+            bad = _non_finite(images) if check_values else 0
             if bad:
                 raise DataError(f"{where}: {split} images hold {bad} non-finite value(s) (NaN or inf); the data is "
                                 f"corrupt - rebuild it with 'routegraph data prepare {self.name} --force'")
