@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import tempfile
 import time
@@ -53,8 +54,33 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]
         raise
 
 
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder that becomes ``path`` (which must not exist) only if the block succeeds;
+    on failure it is removed, so readers never see a half-written folder.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "cache"
+    >>> with atomic_directory(target) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("x")
+    >>> sorted(p.name for p in target.iterdir())
+    ['a.txt']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent, path.name)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}~{_host()}~{os.getpid()}~", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def remove_stale_temps(directory: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Delete temporary files that :func:`atomic_open` left in ``directory`` (for target ``name``,
+    """Delete temporary files (and folders) that :func:`atomic_open` (:func:`atomic_directory`) left in ``directory`` (for target ``name``,
     or any) when its writer died; files of live writers, other hosts and other names stay.
     Returns the paths removed.
 
@@ -74,7 +100,8 @@ def remove_stale_temps(directory: str | os.PathLike, name: str | None = None) ->
         if pid_alive(match["pid"]):
             continue
         try:
-            os.unlink(os.path.join(directory, entry))
+            target = os.path.join(directory, entry)
+            shutil.rmtree(target) if os.path.isdir(target) else os.unlink(target)
             removed.append(Path(directory) / entry)
         except OSError:
             pass  # gone already, or not ours to delete

@@ -7,14 +7,17 @@ Examples::
     routegraph data info
     routegraph data info hybrid
     routegraph data sheet synthetic --out synthetic.png
+    routegraph data prepare folder:photos --data-option size=64x64
+    routegraph data show folder:photos -o sheet.png      # 'show' is 'sheet'
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from ..checks import NON_NEGATIVE_INT, POSITIVE_INT
-from .options import number, output_file
+from .options import number, output_file, parse_key_values
 
 SEED = number(NON_NEGATIVE_INT)
 
@@ -23,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", default=None, metavar="DIR",
                         help="data directory (default: $ROUTEGRAPH_DATA, else ~/.cache/routegraph)")
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                         help="task option; for folder:PATH size=HxW (default 32x32; train uses the spec's), "
+                              "channels=1|3, resize=crop|stretch|none")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     download = actions.add_parser("download", parents=[common], help="fetch the official MNIST / CIFAR-10 archives")
@@ -34,25 +41,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download.add_argument("--force", action="store_true", help="download even if the files are present")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    prepare = actions.add_parser("prepare", parents=[common], help="build and cache a task from the raw files")
-    prepare.add_argument("tasks", nargs="+", metavar="TASK", help="hybrid, cifar2, cifar5, cifar10, mnist")
+    prepare = actions.add_parser("prepare", parents=[common, options], help="build and cache a task from the raw files")
+    prepare.add_argument("tasks", nargs="+", metavar="TASK", help="hybrid, cifar2, cifar5, cifar10, mnist, folder:PATH")
     prepare.add_argument("--seed", type=SEED, default=0, help="seed of the recipe's random choices (default 0)")
     prepare.add_argument("--force", action="store_true", help="rebuild even if a cache exists")
 
-    info = actions.add_parser("info", parents=[common], help="list tasks, where files are looked for, what is present")
+    info = actions.add_parser("info", parents=[common, options], help="list tasks, where files are looked for, what is present")
     info.add_argument("task", nargs="?", default=None, help="show one task's classes and counts")
     info.add_argument("--seed", type=SEED, default=0, help="seed of the recipe whose cache is looked for (default 0)")
 
-    sheet = actions.add_parser("sheet", parents=[common], help="draw a contact sheet (one row per class) as a PNG")
-    sheet.add_argument("task", help="task name, e.g. synthetic or hybrid")
-    sheet.add_argument("--out", default=None, metavar="PNG", type=output_file, help="output file (default contact-TASK.png)")
+    sheet = actions.add_parser("sheet", aliases=["show"], parents=[common, options],
+                               help="draw a contact sheet (one row per class) as a PNG")
+    sheet.add_argument("task", help="task name, e.g. synthetic, hybrid or folder:PATH")
+    sheet.add_argument("-o", "--out", default=None, metavar="PNG", type=output_file, help="output file (default contact-TASK.png)")
     sheet.add_argument("--per-class", type=number(POSITIVE_INT), default=12, help="images per class (default 12)")
     sheet.add_argument("--split", choices=["train", "test"], default="train", help="split to draw from (default train)")
     sheet.add_argument("--seed", type=SEED, default=0, help="seed of the recipe and of the images drawn (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"download": _download, "prepare": _prepare, "info": _info, "sheet": _sheet}[args.action](args)
+    return {"download": _download, "prepare": _prepare, "info": _info, "sheet": _sheet, "show": _sheet}[args.action](args)
 
 
 def _download(args) -> int:
@@ -65,14 +73,17 @@ def _download(args) -> int:
 def _prepare(args) -> int:
     from routegraph.data import load_task
     from routegraph.data.paths import resolve_data_dir
+    from routegraph.data.folder import folder_path
     from routegraph.data.tasks import get_recipe
 
     data_dir = resolve_data_dir(args.data_dir)
+    options = parse_key_values(args.data_option, "--data-option")
     for name in args.tasks:
-        get_recipe(name)  # unknown names fail before any work
+        if folder_path(name) is None:
+            get_recipe(name)  # unknown names fail before any work
     for name in args.tasks:
         start = time.perf_counter()
-        task = load_task(name, data_dir, seed=args.seed, rebuild=args.force)
+        task = load_task(name, data_dir, seed=args.seed, rebuild=args.force, **options)
         seconds = time.perf_counter() - start
         where = task.cache_path or "(not cached: no files for this task)"
         print(f"task {name} (data dir {data_dir})")
@@ -89,8 +100,9 @@ def _info(args) -> int:
 
     data_dir = resolve_data_dir(args.data_dir)
     if args.task is not None:
-        task = load_task(args.task, data_dir, seed=args.seed)
-        print(f"task {task.name}: {TASKS.get(task.name).description}")
+        task = load_task(args.task, data_dir, seed=args.seed, **parse_key_values(args.data_option, "--data-option"))
+        described = TASKS.get(task.name).description if task.name in TASKS.names() else "your images"
+        print(f"task {task.name}: {described}")
         print(task.summary())
         if task.cache_path:
             print(f"cache: {task.cache_path}")
@@ -115,7 +127,8 @@ def _info(args) -> int:
 def _sheet(args) -> int:
     from routegraph.data import load_task
     from routegraph.data.contact import save_contact_sheet
-    task = load_task(args.task, args.data_dir, seed=args.seed)
-    out = save_contact_sheet(task, args.out or f"contact-{args.task}.png", args.per_class, args.split, args.seed)
+    task = load_task(args.task, args.data_dir, seed=args.seed, **parse_key_values(args.data_option, "--data-option"))
+    default = f"contact-{Path(args.task.removeprefix('folder:')).name or 'folder'}.png"
+    out = save_contact_sheet(task, args.out or default, args.per_class, args.split, args.seed)
     print(f"wrote {out}")
     return 0

@@ -1,10 +1,12 @@
-"""``routegraph predict RUN IMAGES.npy [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
+"""``routegraph predict RUN IMAGES.npy|DIR|GLOB [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
 
 Each image runs only the layers on its own path. Writes, per image, the
 predicted class, the classifier it exited at and the multiply-accumulates it
 spent, and prints a summary. Input formats: see docs/inference.md (uint8
 [N, 32, 32, 3] or [N, 3, 32, 32] 8-bit colour, gamma-decoded like the CIFAR
-training images; or float in [0, 1], already linear, like the tasks' tensors).
+training images; or float in [0, 1], already linear, like the tasks' tensors),
+or image files (a folder, a glob pattern or one file), decoded and resized to
+the run's input like a folder task's images; then a row names each file.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_th
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
-    parser.add_argument("images", help=".npy file: uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1] (linear colour)")
+    parser.add_argument("images", metavar="IMAGES", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
+                        "linear colour), or image files: a folder, a quoted glob such as 'photos/*.jpg', or one file")
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, default=None,
                         help="cost per op the routers assume (dynamic-k_cpt runs only; "
                              "see 'routegraph calibrate' to pick one for an ops budget)")
-    parser.add_argument("--out", type=output_file, help="output file, .npz (default) or .csv (default: IMAGES with suffix .predictions.npz)")
+    parser.add_argument("--out", type=output_file, help="output file, .npz or .csv (default: IMAGES with suffix .predictions.npz; "
+                        "for image files .predictions.csv beside the folder or file, or predictions.csv for a glob)")
     parser.add_argument("--labels", help="optional .npy of int labels [N]: also report accuracy")
     parser.add_argument("--colour", "--color", dest="colour", choices=("auto", "srgb", "linear"), default="auto",
                         help="auto: uint8 is 8-bit sRGB-like (decoded with v**2.2), float is linear (default)")
@@ -30,17 +34,27 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from ..infer import route
-    from ..infer.images import load_images, load_labels
+    from ..infer.images import load_image_files, load_images, load_labels
     from ..io import check_writable
     from ..train.rundir import load_run
 
     apply_threads_flag(args)
+    from_files = not args.images.endswith(".npy")
+    if from_files and args.colour != "auto":
+        from ..errors import ConfigError
+
+        raise ConfigError("--colour applies to .npy arrays; image files are decoded like the training images")
     path = check_writable(args.out or default_output(args.images))
     output_format(path)
     run_ = load_run(args.run)
     config, graph, model = run_.config, run_.graph, run_.model
     k_cpt = resolve_k_cpt(config, graph, args.k_cpt)
-    images = load_images(args.images, graph.input_shape.dims, args.colour)
+    files = None
+    if from_files:
+        resize = (config.get("data_options") or {}).get("resize", "crop")  # as the run's images were
+        images, files = load_image_files(args.images, graph.input_shape.dims, resize)
+    else:
+        images = load_images(args.images, graph.input_shape.dims, args.colour)
     labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()
@@ -48,7 +62,7 @@ def run(args) -> int:
     seconds = time.perf_counter() - start
 
     class_names = list(config.get("class_names") or [str(c) for c in range(graph.num_classes)])
-    write_predictions(path, out, class_names, k_cpt)
+    write_predictions(path, out, class_names, k_cpt, files)
     print_summary(run_, out, k_cpt, seconds, labels, class_names)
     print(f"wrote {path}")
     return 0
@@ -67,9 +81,17 @@ def resolve_k_cpt(config: dict, graph, k_cpt):
 
 
 def default_output(images: str) -> Path:
-    """``images.npy`` -> ``images.predictions.npz`` next to it."""
+    """``images.npy`` -> ``images.predictions.npz`` next to it; image files -> a CSV.
+
+    >>> default_output("x/test.npy"), default_output("photos/"), default_output("photos/*.jpg")
+    (PosixPath('x/test.predictions.npz'), PosixPath('photos.predictions.csv'), PosixPath('predictions.csv'))
+    """
     path = Path(images)
-    return path.parent / (path.name.removesuffix(".npy") + ".predictions.npz")
+    if images.endswith(".npy"):
+        return path.parent / (path.name.removesuffix(".npy") + ".predictions.npz")
+    if any(c in images for c in "*?["):
+        return Path("predictions.csv")
+    return path.parent / (path.stem + ".predictions.csv")
 
 
 def output_format(path: Path) -> str:
@@ -81,7 +103,8 @@ def output_format(path: Path) -> str:
     return path.suffix[1:]
 
 
-def write_predictions(path: Path, out, class_names: list[str], k_cpt) -> None:
+def write_predictions(path: Path, out, class_names: list[str], k_cpt, files: list[str] | None = None) -> None:
+    """The predictions file: a CSV row, or npz entries, per image; ``files`` adds each image's file name."""
     import csv
 
     import numpy as np
@@ -92,10 +115,11 @@ def write_predictions(path: Path, out, class_names: list[str], k_cpt) -> None:
     if fmt == "csv":
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["index", "prediction", "class_name", "exit_classifier", "exit_index", "ops"])
+            writer.writerow(["index"] + (["file"] if files else []) + ["prediction", "class_name", "exit_classifier",
+                                                                     "exit_index", "ops"])
             for i, (p, e, ops) in enumerate(zip(out.predictions.tolist(), out.exit.tolist(), out.ops.tolist())):
                 name = class_names[p] if p < len(class_names) else str(p)
-                writer.writerow([i, p, name, out.classifiers[e], e, ops])
+                writer.writerow([i] + ([files[i]] if files else []) + [p, name, out.classifiers[e], e, ops])
         return
     arrays = {
         "predictions": out.predictions.numpy(),
@@ -106,6 +130,8 @@ def write_predictions(path: Path, out, class_names: list[str], k_cpt) -> None:
         "class_names": np.array(class_names, dtype=str),
         "k_cpt": np.array(np.nan if k_cpt is None else float(k_cpt)),
     }
+    if files:
+        arrays["files"] = np.array(files, dtype=str)
     if out.logits is not None:
         arrays["logits"] = out.logits.float().numpy()
     np.savez(path, **arrays)

@@ -40,7 +40,8 @@ SPLITS = ("train", "test")  # stored by every task; "val" is stored only by sour
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification task: 32x32 RGB images in linear colour space, labels 0..C-1.
+    """A classification task: images ``[C, H, W]`` (3x32x32 for the paper's tasks) in linear
+    colour space, values in [0, 1], labels 0..C-1.
 
     >>> from routegraph.data import load_task
     >>> task = load_task("synthetic", n_train=100, n_test=50)
@@ -126,16 +127,20 @@ class Task:
         """Number of images per class in ``split`` ('train', 'val' or 'test')."""
         return torch.bincount(self.labels(split), minlength=self.num_classes).tolist()
 
-    def verify(self, expected_counts: dict[str, list[int]] | None = None) -> None:
-        """Raise :class:`DataError` unless shapes, dtypes, labels and per-class counts are right."""
+    def verify(self, expected_counts: dict[str, list[int]] | None = None, check_values: bool = True) -> None:
+        """Raise :class:`DataError` unless shapes, dtypes, labels and per-class counts are right,
+        and (with ``check_values``, which reads every image) every value is finite."""
         where = f"task {self.name!r}" + (f" ({self.cache_path})" if self.cache_path else "")
         if len(self.flip_symmetric) != self.num_classes:
             raise DataError(f"{where}: {len(self.flip_symmetric)} flip flags for {self.num_classes} classes")
+        image_shape = tuple(self.train_images.shape[1:])  # [C, H, W]: 3x32x32 for the paper's tasks
         for split in self.stored_splits:
             images, labels = self._stored(split)
-            if images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
-                raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected float16/float32 [N, 3, 32, 32]")
-            bad = _non_finite(images)
+            if (images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or images.shape[1] not in (1, 3)
+                    or tuple(images.shape[1:]) != image_shape):
+                raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected "
+                                f"float16/float32 [N, C, H, W] with C 1 or 3, the same C, H, W in every split")
+            bad = _non_finite(images) if check_values else 0
             if bad:
                 raise DataError(f"{where}: {split} images hold {bad} non-finite value(s) (NaN or inf); the data is "
                                 f"corrupt - rebuild it with 'routegraph data prepare {self.name} --force'")

@@ -30,6 +30,7 @@ from routegraph.registry import Registry
 
 from .cifar import CIFAR_CLASSES, find_cifar, gamma_decode, load_cifar10
 from .mnist import draw_color_pairs, load_mnist_split, recolor, resize_digits
+from .folder import folder_path, input_options, load_folder_task
 from .paths import cache_dirs, resolve_data_dir, writable_cache_dir
 from .seeding import generator_for
 from .task import SPLITS, Task, load_cached_task, save_task
@@ -203,9 +204,23 @@ def get_recipe(name: str) -> TaskRecipe:
         return TASKS.get(name)
     except UnknownNameError as exc:
         problem = exc.problems[0]
-        raise ConfigError(f"{problem.message} ({problem.allowed})") from None
+        raise ConfigError(f"{problem.message} ({problem.allowed}; or folder:PATH for a folder of your own images)") from None
 
 FILE_TASK_OPTIONS = ("rebuild", "cache")
+
+
+def task_options_for_input(name: str, options: dict | None, dims) -> dict | None:
+    """The options to load task ``name`` with for a network whose input shape is ``dims``:
+    a folder task decodes its images to that size (unless ``options`` say otherwise);
+    the built-in tasks have one size and get ``options`` back as they are (None stays None,
+    so run ids, which hash the options, do not change).
+
+    >>> task_options_for_input("folder:photos", {}, (3, 40, 48))
+    {'size': '40x48', 'channels': 3}
+    >>> task_options_for_input("synthetic", {"n_train": 10}, (3, 32, 32))
+    {'n_train': 10}
+    """
+    return input_options(options, dims) if folder_path(name) is not None else options
 
 
 def find_cached_task(name: str, data_dir: str | Path | None = None, seed: int = 0) -> Path | None:
@@ -226,12 +241,16 @@ def load_task(name: str, data_dir: str | Path | None = None, *, seed: int = 0, *
     Options for the file-based tasks: ``rebuild=True`` ignores an existing cache;
     ``cache=False`` builds without writing a cache. Options for 'synthetic' are
     those of :func:`routegraph.data.synthetic.generate_synthetic` (``n_train``, ...).
+    ``folder:PATH`` is the user's own images (:mod:`routegraph.data.folder`; also
+    ``size``, ``channels``, ``resize``; see :func:`task_options_for_input`).
 
     >>> task = load_task("synthetic", n_train=200, n_test=100, seed=1)
     >>> task.name, task.num_classes, len(task.test_labels)
     ('synthetic', 10, 100)
     >>> hybrid = load_task("hybrid", "/work/shared/data")   # doctest: +SKIP
     """
+    if folder_path(name) is not None:
+        return load_folder_task(name, data_dir, seed=seed, **options)
     recipe = get_recipe(name)
     if recipe.build is None:
         from .synthetic import generate_synthetic

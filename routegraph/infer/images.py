@@ -14,6 +14,10 @@ float ``[N, ...]`` in [0, 1]        used as is: already linear (``--colour linea
                                     default for floats), e.g. ``task.test_images``
 ==================================  =====================================================
 
+Image files (PNG, JPEG, BMP, WebP: a folder of them, a glob pattern, or one
+file) are read by :func:`load_image_files` with the decoding the folder tasks
+are built with (:func:`routegraph.data.decode.decode_image`).
+
 The layout is recognised from the network's input shape ``(C, H, W)``; a
 single image without the batch axis is accepted too. ``colour`` overrides
 the default decoding (``"srgb"``: apply ``v ** 2.2`` to [0, 1] values;
@@ -36,6 +40,42 @@ COLOURS = ("auto", "srgb", "linear")
 def load_images(path: str | Path, input_shape: tuple[int, ...], colour: str = "auto") -> torch.Tensor:
     """Read ``path`` (.npy) and convert it with :func:`to_network_input`."""
     return to_network_input(_load_npy(path, "images"), input_shape, colour, where=str(path))
+
+
+def load_image_files(source: str | Path, input_shape: tuple[int, ...], resize: str = "crop") -> tuple[torch.Tensor, list[str]]:
+    """Decode the image files of ``source`` (a folder, searched recursively; a glob pattern;
+    or one file) to float32 ``[N, C, H, W]`` for an input of shape ``(C, H, W)``, in sorted
+    order; returns the images and the file names (relative to a folder source).
+
+    >>> import tempfile, PIL.Image
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "a.jpg"): PIL.Image.new("RGB", (48, 40)).save(folder / name)
+    >>> images, names = load_image_files(folder, (3, 20, 24))
+    >>> tuple(images.shape), names
+    ((2, 3, 20, 24), ['a.jpg', 'b.png'])
+    """
+    import glob
+
+    from ..data.decode import decode_image, is_image_file
+
+    source = Path(source).expanduser()
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+        names = [str(p.relative_to(source)) for p in files]
+    elif source.is_file():
+        files, names = [source], [source.name]
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(source), recursive=True) if is_image_file(Path(p)))
+        names = [str(p) for p in files]
+    if not files:
+        raise DataError(f"{source}: no image files (.png, .jpg, .jpeg, .bmp, .webp) there or matching it")
+    if len(input_shape) != 3:
+        raise DataError(f"{source}: image files need a network input of shape [C, H, W], not {list(input_shape)}")
+    channels, height, width = (int(d) for d in input_shape)
+    images = torch.empty(len(files), channels, height, width)
+    for i, path in enumerate(files):
+        images[i] = decode_image(path, (height, width), channels, resize)
+    return images, names
 
 
 def load_labels(path: str | Path, n: int, num_classes: int) -> torch.Tensor:

@@ -230,13 +230,14 @@ def _check_group(group: GroupModel, where: tuple, problem) -> None:
 
 
 def _check_task(name: str, where: tuple, problem) -> None:
+    from ..data.folder import folder_path
     from ..data.tasks import TASKS
 
     known = sorted(TASKS.names())
-    if name not in known:
+    if name not in known and folder_path(name) is None:  # folder:PATH is checked when a run loads it
         hint = did_you_mean(name, known)
         problem(f"unknown data task {name!r}" + (f"; {hint}" if hint else ""), where,
-                allowed="known: " + ", ".join(known) if known else "")
+                allowed="known: " + ", ".join(known) + ", or folder:PATH" if known else "")
 
 
 def _check_train(train: dict, where: tuple, problem) -> None:

@@ -97,7 +97,9 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
 def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
                   resume, progress, label) -> RunResult:
     from ..data import load_task
+    from ..data.tasks import task_options_for_input
     from ..nn.model import build_model
+    from ..spec import load_spec
     from .checkpoint import FOR_RESUME, load_checkpoint
     from .distributed import globalize_batch_norm
     from .evaluate import evaluate
@@ -110,6 +112,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if config.threads:
         torch.set_num_threads(config.threads)
+    data_options = task_options_for_input(data, data_options, load_spec(spec_path, overrides).input.shape)
     task = load_task(data, data_dir, **(data_options or {})).with_validation(config.val_fraction, config.val_max)
     if config.eval_every and not len(task.rows("val")):
         raise ConfigError(f"eval_every={config.eval_every} evaluates on validation images, but task {task.name!r} "

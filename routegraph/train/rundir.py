@@ -94,9 +94,11 @@ def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dic
     classifiers would be scored against other labels, and its records in eval.json replaced),
     or its images do not fit the network's input."""
     from ..data import load_task
+    from ..data.tasks import task_options_for_input
 
     config = run.config
     name, options = task_choice(run, data, options)
+    options = task_options_for_input(name, options, run.graph.input_shape.dims)
     task = load_task(name, data_dir, **options)
     trained = config.get("class_names")
     if trained is not None and list(trained) != list(task.class_names):
