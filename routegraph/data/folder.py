@@ -44,7 +44,7 @@ from .task import Task
 PREFIX = "folder:"
 FORMAT = "routegraph.folder-task/1"
 FOLDER_SPLITS = ("train", "test", "val")  # val is optional
-OPTIONS = ("size", "channels", "resize", "rebuild", "cache")
+OPTIONS = ("size", "channels", "resize", "flip", "rebuild", "cache")
 DEFAULT_SIZE = (32, 32)
 
 
@@ -181,8 +181,10 @@ def load_folder_task(name: str, data_dir=None, *, seed: int = 0, **options) -> T
     """The task of ``name`` (``folder:PATH``): from its cache if current, else decoded and cached.
 
     Options: ``size`` (``HxW``, default 32x32), ``channels`` (3 or 1), ``resize``
-    (crop, stretch, none), ``rebuild=True`` (ignore the cache), ``cache=False``
-    (decode into memory, write nothing). ``seed`` is unused: nothing is random.
+    (crop, stretch, none), ``flip`` (the classes that are flip-symmetric, comma-separated,
+    or ``all``: training flips their images horizontally; default none), ``rebuild=True``
+    (ignore the cache), ``cache=False`` (decode into memory, write nothing). ``seed`` is
+    unused: nothing is random.
 
     >>> import tempfile, PIL.Image
     >>> root = Path(tempfile.mkdtemp())
@@ -191,10 +193,39 @@ def load_folder_task(name: str, data_dir=None, *, seed: int = 0, **options) -> T
     >>> task = load_folder_task(f"folder:{root}", root / "cache", size="20x28")
     >>> task.class_names, tuple(task.train_images.shape), task.counts("test")
     (('cat', 'dog'), (2, 3, 20, 28), [1, 0])
+    >>> load_folder_task(f"folder:{root}", root / "cache", size="20x28", flip="dog").flip_symmetric
+    (False, True)
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)} for a folder task (known: {', '.join(OPTIONS)})")
+    flip = options.pop("flip", None)  # how training augments, not how images are decoded: not in the cache key
+    task = _decoded_task(name, data_dir, options)
+    return replace(task, flip_symmetric=flip_flags(task.class_names, flip))
+
+
+def flip_flags(class_names, flip) -> tuple[bool, ...]:
+    """Per-class flip-symmetry from the ``flip`` option: class names, comma-separated, or ``all``.
+
+    >>> flip_flags(("cat", "dog", "emu"), "emu,cat")
+    (True, False, True)
+    """
+    if flip in (None, "", False):
+        return (False,) * len(class_names)
+    if flip is True or flip == "all":
+        return (True,) * len(class_names)
+    named = [n.strip() for n in str(flip).split(",") if n.strip()]
+    unknown = [n for n in named if n not in class_names]
+    if unknown:
+        from routegraph.errors import did_you_mean, known_names
+
+        hint = did_you_mean(unknown[0], class_names)
+        raise ConfigError(f"flip={flip!r}: no class {unknown[0]!r}" + (f"; {hint}" if hint else "")
+                          + f" (known: {known_names(class_names)}, or 'all')")
+    return tuple(n in named for n in class_names)
+
+
+def _decoded_task(name: str, data_dir, options: dict) -> Task:
     root = folder_path(name).expanduser()
     settings = FolderSettings.from_options(options)
     class_names, files = scan_folder(root)
@@ -311,7 +342,7 @@ def _in_memory(name: str, class_names, files, settings: FolderSettings) -> Task:
 
 def _task(name: str, class_names, splits, meta: dict, cache: Path | None) -> Task:
     extra = {}
-    if "val" in splits and "val_images" in {f.name for f in fields(Task)}:  # the validation split, where Task has one
+    if "val" in splits:  # the val/ folder is the validation split
         extra = {"val_images": splits["val"][0], "val_labels": splits["val"][1]}
     return Task(
         name=name, class_names=class_names, flip_symmetric=(False,) * len(class_names),

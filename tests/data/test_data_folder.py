@@ -192,3 +192,18 @@ def test_prepare_prints_counts_and_show_draws_every_class(tmp_path, isolated_cac
 
     grid = contact_grid(load_task(f"folder:{root}", data, size="21x27"), per_class=2)
     assert grid.shape == (3 * 23 + 2, 2 * 29 + 2, 3)  # tiles at the task's size, 2 px apart
+
+
+def test_flip_names_the_flip_symmetric_classes(tmp_path, isolated_cache):
+    """Which classes training may flip is the user's to say (a '6' flipped is not a '6'); a typo is an error."""
+    from routegraph.data import load_task
+    from routegraph.errors import ConfigError
+
+    root = write_folder(tmp_path / "photos", height=20, width=28)
+    options = {"size": "20x28"}
+    assert load_task(f"folder:{root}", tmp_path / "d", **options).flip_symmetric == (False,) * len(CLASSES)
+    flagged = load_task(f"folder:{root}", tmp_path / "d", flip=CLASSES[1], **options).flip_symmetric
+    assert flagged == tuple(name == CLASSES[1] for name in CLASSES)
+    assert load_task(f"folder:{root}", tmp_path / "d", flip="all", **options).flip_symmetric == (True,) * len(CLASSES)
+    with pytest.raises(ConfigError, match=f"no class 'dgo'; did you mean 'dog'"):
+        load_task(f"folder:{root}", tmp_path / "d", flip="dgo", **options)
