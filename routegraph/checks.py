@@ -61,7 +61,7 @@ class Bound:
 
 def _limit(value) -> str:
     """A limit as written: integers in full (2147483647, not 2.14748e+09), floats with ``:g``."""
-    return str(value) if isinstance(value, int) else f"{value:g}"
+    return str(value) if isinstance(value, int) or value is None else f"{value:g}"
 
 
 # Every integer setting has an upper limit, so a huge number is refused with the allowed range
