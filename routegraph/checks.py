@@ -28,13 +28,13 @@ class Bound:
 
     def allowed(self, finite: bool = False) -> str:
         """In words, e.g. 'an integer >= 1', '> 0', 'in [0, 1)' ('a finite number ...' if ``finite``)."""
+        lo, hi = _limit(self.lo), _limit(self.hi)
         if self.lo is not None and self.hi is not None:
-            limits = (f"in {'[' if self.lo_inclusive else '('}{self.lo:g}, {self.hi:g}"
-                      f"{']' if self.hi_inclusive else ')'}")
+            limits = f"in {'[' if self.lo_inclusive else '('}{lo}, {hi}{']' if self.hi_inclusive else ')'}"
         elif self.lo is not None:
-            limits = f"{'>=' if self.lo_inclusive else '>'} {self.lo:g}"
+            limits = f"{'>=' if self.lo_inclusive else '>'} {lo}"
         elif self.hi is not None:
-            limits = f"{'<=' if self.hi_inclusive else '<'} {self.hi:g}"
+            limits = f"{'<=' if self.hi_inclusive else '<'} {hi}"
         else:
             limits = ""
         what = "an integer" if self.kind is int else "a finite number" if finite else ""
@@ -59,8 +59,23 @@ class Bound:
         return value
 
 
-POSITIVE_INT = Bound(int, 1)
-NON_NEGATIVE_INT = Bound(int, 0)
+def _limit(value) -> str:
+    """A limit as written: integers in full (2147483647, not 2.14748e+09), floats with ``:g``."""
+    return str(value) if isinstance(value, int) or value is None else f"{value:g}"
+
+
+# Every integer setting has an upper limit, so a huge number is refused with the allowed range
+# instead of overflowing deep inside torch (C long long / int32). Counts and sizes: int32.
+INT_MAX = 2**31 - 1
+POSITIVE_INT = Bound(int, 1, hi=INT_MAX, hi_inclusive=True)
+NON_NEGATIVE_INT = Bound(int, 0, hi=INT_MAX, hi_inclusive=True)
+# torch.manual_seed takes up to 2**64 - 1; 2**32 - 1 (numpy's seed range) leaves room for the
+# per-iteration seeds derived from it (train/loop.py: seed * 1_000_003 + t).
+SEED = Bound(int, 0, hi=2**32 - 1, hi_inclusive=True)
+# torch CPU threads (0: torch's choice): more threads than cores only slows training down, and
+# 4096 is above the core count of any current machine, so a larger number is a typo.
+MAX_THREADS = 4096
+THREADS = Bound(int, 0, hi=MAX_THREADS, hi_inclusive=True)
 POSITIVE = Bound(float, 0, lo_inclusive=False)
 NON_NEGATIVE = Bound(float, 0)
 K_CPT = NON_NEGATIVE  # cost per multiply-accumulate: finite, >= 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import MISSING, fields
 
-from ..checks import K_CPT, POSITIVE_INT, Bound
+from ..checks import K_CPT, MAX_THREADS, POSITIVE_INT, Bound
 from ..errors import ConfigError
 
 # settings with their own, friendlier flags
@@ -78,7 +78,7 @@ THREADS_HELP = "torch CPU threads (default: torch's choice)"
 
 def add_threads_flag(parser, help_: str = THREADS_HELP) -> None:
     """``--threads N``: torch CPU threads, N >= 1 (apply with :func:`apply_threads_flag`)."""
-    parser.add_argument("--threads", type=number(POSITIVE_INT), help=help_)
+    parser.add_argument("--threads", type=number(Bound(int, 1, hi=MAX_THREADS, hi_inclusive=True)), help=help_)
 
 
 def apply_threads_flag(args) -> None:

@@ -37,6 +37,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from routegraph.checks import Bound
 from routegraph.errors import ConfigError
 
 from .mnist import draw_color_pairs
@@ -60,6 +61,12 @@ DOTS = 5
 DOT_SIGMA = 1.0
 SIZE = 32
 DEFAULTS = {"n_train": 10000, "n_test": 2000, "clutter": 10}
+# 10 million 32x32 RGB float32 images are 123 GB: more cannot be held in memory at once. Clutter
+# beyond 1000 dots covers every pixel of a 32x32 image many times over.
+MAX_IMAGES = 10_000_000
+OPTION_BOUNDS = {"n_train": Bound(int, 1, hi=MAX_IMAGES, hi_inclusive=True),
+                 "n_test": Bound(int, 1, hi=MAX_IMAGES, hi_inclusive=True),
+                 "clutter": Bound(int, 0, hi=1000, hi_inclusive=True)}
 
 
 def _grid() -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,9 +178,7 @@ def generate_synthetic(seed: int = 0, **options) -> Task:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)} for task 'synthetic' (known: {', '.join(DEFAULTS)})")
     sizes = {**DEFAULTS, **options}
     for key, value in sizes.items():
-        smallest = 0 if key == "clutter" else 1
-        if isinstance(value, bool) or not isinstance(value, int) or value < smallest:
-            raise ConfigError(f"synthetic option {key}={value!r}: expected an integer >= {smallest}")
+        OPTION_BOUNDS[key].check(value, f"synthetic option {key}")
     train = generate_split(sizes["n_train"], seed, "train", sizes["clutter"])
     test = generate_split(sizes["n_test"], seed, "test", sizes["clutter"])
     task = Task(

@@ -11,6 +11,7 @@ setting is reported on load instead of being trained on. Format ``/1`` files
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import torch
@@ -48,7 +49,9 @@ def load_checkpoint(path: str | Path, need: tuple[str, ...] = ("model",)) -> dic
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file
-        raise CheckpointError(f"{path}: cannot read checkpoint ({exc.__class__.__name__}: {exc})") from None
+        reason = _load_failure(exc)
+        raise CheckpointError(f"{path}: cannot read checkpoint: damaged or not a routegraph checkpoint "
+                              f"({exc.__class__.__name__}{': ' + reason if reason else ''})") from None
     if not isinstance(state, dict) or state.get("format") not in READABLE:
         raise CheckpointError(f"{path}: not a routegraph checkpoint (expected format {FORMAT!r})")
     if state["format"] == FORMAT:
@@ -57,9 +60,25 @@ def load_checkpoint(path: str | Path, need: tuple[str, ...] = ("model",)) -> dic
             raise CheckpointError(f"{path}: damaged checkpoint: its contents do not match the checksum stored "
                                   "with them (a flipped or truncated byte); resume from another copy, or retrain")
     for key in need:
-        if not isinstance(state.get(key), KINDS[key]):
+        if not isinstance(state.get(key), KINDS[key]) or isinstance(state.get(key), bool):
             raise CheckpointError(f"{path}: damaged checkpoint: {key!r} is missing or not a {KINDS[key].__name__}")
+    if "iteration" in state and (not isinstance(state["iteration"], int) or isinstance(state["iteration"], bool)
+                                 or state["iteration"] < 0):
+        raise CheckpointError(f"{path}: damaged checkpoint: iteration={state['iteration']!r}: "
+                              "expected a non-negative iteration")
     return state
+
+
+def _load_failure(exc: Exception) -> str:
+    """A short first line of why ``torch.load`` failed, without torch's advice to load with
+    ``weights_only=False`` (that runs arbitrary code from the file: never advise it)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if "WeightsUnpickler error:" in text:  # the unpickler's own reason follows torch's advice
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    elif "weights_only" in text or "Weights only" in text:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:120] if lines else ""
 
 
 def load_model_state(model, state: dict, path: str | Path) -> None:

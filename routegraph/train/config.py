@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, Bound
+from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, Bound
 from ..errors import ConfigError, got
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
@@ -20,11 +20,11 @@ METHODS = ("static", "actor", "pragmatic_critic", "optimistic_critic")
 DIST_BACKENDS = ("auto", "gloo", "nccl")
 # the numbers every numeric setting accepts; the CLI flags use the same bounds (cli/options.py)
 BOUNDS: dict[str, Bound] = {
-    "iterations": POSITIVE_INT, "batch_size": POSITIVE_INT, "seed": NON_NEGATIVE_INT,
+    "iterations": POSITIVE_INT, "batch_size": POSITIVE_INT, "seed": SEED,
     "lr": POSITIVE, "lr_half_life": POSITIVE, "momentum": Bound(float, 0, hi=1), "tau": POSITIVE,
     "tau_half_life": POSITIVE, "k_cpt": K_CPT, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
     "k_ure": NON_NEGATIVE, "k_l2": NON_NEGATIVE, "log_every": POSITIVE_INT, "eval_every": NON_NEGATIVE_INT,
-    "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": NON_NEGATIVE_INT,
+    "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": THREADS,
     "val_fraction": Bound(float, 0, hi=1), "val_max": NON_NEGATIVE_INT,
 }
 OPTIONAL = ("lr", "lr_half_life", "tau", "tau_half_life")  # None: from the schedule
@@ -86,16 +86,20 @@ class TrainConfig:
         elif self.error == "zero_one" and not self.method.endswith("critic"):
             # it would be silently ignored: the 0/1 error has no gradient, only critic targets use it
             problems.append(f"error zero_one applies to critic targets only, not to method {self.method!r}")
+        if self.static_classifier is not None and self.method != "static":
+            # it would be silently ignored: only a static baseline ends at a chosen exit
+            problems.append(f"static_classifier (--static-exit) applies to method static only, "
+                            f"not to method {self.method!r}")
+        for f in fields(self):  # bool settings take True or False only, never 1, 'yes' or 'no'
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool) and not isinstance(value, bool):
+                problems.append(f"{f.name} must be true or false (got {got(value)})")
         for name, bound in BOUNDS.items():
             value = getattr(self, name)
             if value is not None or name not in OPTIONAL:
                 problem = bound.problem(value)
                 if problem:
                     problems.append(f"{name} {problem}")
-        for f in fields(self):  # on/off settings: 'no' or 0 from a settings file is not False
-            value = getattr(self, f.name)
-            if isinstance(f.default, bool) and not isinstance(value, bool):
-                problems.append(f"{f.name} must be true or false (got {got(value)})")
         if not isinstance(self.k_cpt_set, (tuple, list)) or not self.k_cpt_set:
             problems.append(f"k_cpt_set must hold one or more k_cpt values (got {self.k_cpt_set!r})")
         else:

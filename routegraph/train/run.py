@@ -153,6 +153,8 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
             raise CheckpointError(f"{out}: --resume with different settings than the run was started with: "
                                   + "; ".join(differences) + ". Resume with the original settings, or train into "
                                   "another --out")
+    elif resume and dist.is_main:  # diverged before the first save, or never started: say so, not silently
+        print(f"note: {out} holds no checkpoint.pt yet; --resume starts the run from iteration 0")
     torch.manual_seed(config.seed)
     model = build_model(graph)  # before anything is written: a network too big to build leaves no files
     if dist.is_main:

@@ -36,9 +36,9 @@ def test_deterministic_per_seed_and_sizes_configurable():
 def test_bad_options():
     with pytest.raises(ConfigError, match="unknown option"):
         load_task("synthetic", n_trian=10)
-    with pytest.raises(ConfigError, match="integer >= 1"):
+    with pytest.raises(ConfigError, match=r"n_train must be an integer in \[1, 10000000\] \(got 0\)"):
         load_task("synthetic", n_train=0)
-    with pytest.raises(ConfigError, match="integer >= 0"):
+    with pytest.raises(ConfigError, match=r"clutter must be an integer in \[0, 1000\] \(got -1\)"):
         load_task("synthetic", clutter=-1)
     assert load_task("synthetic", n_train=10, n_test=10, clutter=0).num_classes == 10
 
