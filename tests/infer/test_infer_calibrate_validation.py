@@ -1,32 +1,17 @@
 """``routegraph calibrate`` picks and verifies on the run's validation split, never on the test split."""
 import json
-from dataclasses import replace
 
 import pytest
 
 from infer_helpers import k_sensitive, tiny_chain_graph, write_run
 from routegraph.cli.main import main
-from routegraph.data import load_task
 from routegraph.nn import build_model
-
-
-class Tripwire:
-    """Stands in for test images: any use of it raises."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"the test split was read ({name})")
-
-    def __getitem__(self, item):
-        raise AssertionError("the test split was read")
-
-    def __len__(self):
-        raise AssertionError("the test split was read")
+from split_guard import guarded_task
 
 
 @pytest.fixture
 def guarded(monkeypatch):
-    task = load_task("synthetic", n_train=192, n_test=96)  # write_run's options for n_test=96
-    task = replace(task, test_images=Tripwire(), test_labels=Tripwire())
+    task = guarded_task(n_train=192, n_test=96)  # write_run's options for n_test=96
     monkeypatch.setattr("routegraph.data.load_task", lambda *a, **k: task)
     return task
 

@@ -1,9 +1,8 @@
 """Training evaluates periodically on the validation split, never on the test split; the run
-records the split, keeps it on resume, and keeps its id when the split is the default."""
+records the split, keeps it on resume, and its id says whether images were held out."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 import torch
@@ -12,28 +11,7 @@ from routegraph.data import load_task
 from routegraph.errors import CheckpointError, ConfigError
 from routegraph.train import TrainConfig
 from routegraph.train.run import resume_differences, run_id, train_run
-
-
-class Tripped(Exception):
-    pass
-
-
-class Tripwire:
-    """Stands in for test images: any use of it (indexing, len, .float(), shape) raises."""
-
-    def __getattr__(self, name):
-        raise Tripped(f"the test split was read ({name})")
-
-    def __getitem__(self, item):
-        raise Tripped("the test split was read (indexing)")
-
-    def __len__(self):
-        raise Tripped("the test split was read (len)")
-
-
-def guarded_task(**sizes):
-    task = load_task("synthetic", **sizes)
-    return replace(task, test_images=Tripwire(), test_labels=Tripwire())
+from split_guard import SplitReadError, Tripwire, guarded_task
 
 
 CONFIG = TrainConfig(method="static", static_classifier="2", iterations=4, batch_size=16, eval_every=2,
@@ -115,6 +93,6 @@ def test_evaluate_reads_the_test_split(tmp_path, monkeypatch):
               data_options={"n_train": 60, "n_test": 10}, progress=False)
     guarded = guarded_task(n_train=60, n_test=10)
     monkeypatch.setattr("routegraph.data.load_task", lambda *a, **k: guarded)
-    with pytest.raises(Tripped):
+    with pytest.raises(SplitReadError):
         main(["evaluate", str(tmp_path)])
     assert torch.equal(guarded.labels("train"), load_task("synthetic", n_train=60, n_test=10).train_labels)
