@@ -90,8 +90,11 @@ def check_k_cpt(value, what: str = "k_cpt"):
     if isinstance(value, numbers.Real) and not isinstance(value, bool):  # ints, numpy scalars
         return K_CPT.check(float(value), what)
     if hasattr(value, "tolist") and not isinstance(value, str):  # torch / numpy arrays
-        values = value.tolist()
-        for v in values if isinstance(values, list) else [values]:
-            K_CPT.check(v if not isinstance(v, list) else float("nan"), what)
+        if len(value.shape) > 1:
+            raise ConfigError(f"{what} must be a number or one value per example (got shape {tuple(value.shape)})")
+        # one reduction (one device sync), not a Python loop per example; NaN fails both comparisons
+        if not bool(((value >= 0) & (value < math.inf)).all()):
+            flat = value.reshape(-1).tolist()
+            K_CPT.check(next(v for v in flat if not 0 <= v < math.inf), what)
         return value
     return K_CPT.check(value, what)
