@@ -53,7 +53,7 @@ def run(args) -> int:
         print(f"warning: run {config.get('run_id')} predates validation splits (no 'validation' in its config.json) "
               f"and trained on every training image; calibrating on the default validation slice of them, "
               f"which it has seen: its accuracy here is optimistic", file=sys.stderr)
-    images, labels = task.images(split).float(), task.labels(split)
+    images, labels = task.view(split), task.labels(split)  # rows, read a batch at a time: memory holds a batch, not the split
     cal, ver = split_halves(len(images), args.seed, args.limit)
     if model.graph.k_cpt_input:
         result = calibrate_run(model, images[cal], labels[cal], args.budget_ops, config.get("k_cpt_set") or K_CPT_SET,
