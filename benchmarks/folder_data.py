@@ -100,6 +100,13 @@ class MemoryCgroup:
         """Move the calling process in (a ``preexec_fn``)."""
         (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
+    def failures(self) -> int | None:
+        """How often the limit was hit (v1 ``memory.failcnt``; v2 ``memory.events`` ``max``)."""
+        if self.v1:
+            return int((self.path / "memory.failcnt").read_text())
+        events = dict(line.split() for line in (self.path / "memory.events").read_text().splitlines())
+        return int(events.get("max", 0))
+
     def peak_mib(self) -> int | None:
         file = self.path / ("memory.max_usage_in_bytes" if self.v1 else "memory.peak")
         return int(file.read_text()) >> 20 if file.exists() else None
@@ -141,6 +148,16 @@ def run_cli(args: list[str], cgroup: MemoryCgroup | None = None) -> dict:
             "anon": peak["RssAnon"] >> 10, "file": peak["RssFile"] >> 10, "rss": peak["VmHWM"] >> 10}
 
 
+def drop_page_cache(folder: Path) -> None:
+    """Evict the (clean, fsynced) cache files from the page cache, so each training run reads them from disk."""
+    for path in folder.rglob("*.npy"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -174,9 +191,11 @@ def one_size(work: Path, n: int, args, spec: Path) -> dict:
                       "not run under a memory limit")
                 break
         shutil.rmtree(run, ignore_errors=True)
+        drop_page_cache(data)  # else pages cached by the prepare step are not charged to the limited cgroup
         try:
             result = run_cli(train + ["--out", str(run)], cgroup)
             result["cgroup_peak"] = cgroup.peak_mib() if cgroup else None
+            result["cgroup_failures"] = cgroup.failures() if cgroup else None
         finally:
             if cgroup:
                 cgroup.remove()
@@ -187,8 +206,8 @@ def one_size(work: Path, n: int, args, spec: Path) -> dict:
         rates = [json.loads(line).get("examples_per_s") for line in (run / "metrics.jsonl").read_text().splitlines()]
         rates = [r for r in rates if r][1:] or rates  # the first logged interval includes warm-up
         result["step_ms"] = 128 / float(np.median(rates)) * 1000
-        limit = f" under a {args.memory_limit} MiB cgroup limit (peak charged {result['cgroup_peak']} MiB)" \
-            if cgroup else ""
+        limit = (f" under a {args.memory_limit} MiB cgroup limit (peak charged {result['cgroup_peak']} MiB, "
+                 f"limit reached {result['cgroup_failures']} times)") if cgroup else ""
         print(f"[{n}] train{limit}: {args.iterations} steps of batch 128 in {result['seconds']:.1f} s (whole "
               f"command), step {result['step_ms']:.0f} ms, peak RssAnon {result['anon']} MiB, RssFile "
               f"{result['file']} MiB, RSS {result['rss']} MiB")

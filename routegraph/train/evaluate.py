@@ -93,7 +93,8 @@ def _reached(graph, junction, leaves, plan) -> torch.Tensor:
 
 def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: int = 500, split: str = "test",
              num_classes: int | None = None) -> dict:
-    """Evaluate ``model`` with the inference policy; see the module docstring."""
+    """Evaluate ``model`` with the inference policy; see the module docstring. ``images``: a tensor,
+    or an index-based view (:meth:`routegraph.data.Task.view`), read ``batch_size`` at a time."""
     if k_cpt is not None:
         k_cpt = check_k_cpt(k_cpt)
     POSITIVE_INT.check(batch_size, "batch_size")
