@@ -204,8 +204,9 @@ def one_size(work: Path, n: int, args, spec: Path) -> dict:
             runs[name] = result
             continue
         rates = [json.loads(line).get("examples_per_s") for line in (run / "metrics.jsonl").read_text().splitlines()]
-        rates = [r for r in rates if r][1:] or rates  # the first logged interval includes warm-up
-        result["step_ms"] = 128 / float(np.median(rates)) * 1000
+        rates = [r for r in rates if r]
+        rates = rates[1:] or rates  # the first logged interval includes warm-up
+        result["step_ms"] = 128 / float(np.median(rates)) * 1000 if rates else float("nan")
         limit = (f" under a {args.memory_limit} MiB cgroup limit (peak charged {result['cgroup_peak']} MiB, "
                  f"limit reached {result['cgroup_failures']} times)") if cgroup else ""
         print(f"[{n}] train{limit}: {args.iterations} steps of batch 128 in {result['seconds']:.1f} s (whole "
