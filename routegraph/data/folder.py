@@ -10,8 +10,9 @@ Class names are the train folder names, sorted; labels follow that order.
 Images are decoded by :func:`routegraph.data.decode.decode_image` to the
 input size (options ``size``, ``channels``, ``resize``; ``train`` fills the
 first two in from the spec's input shape) and cached once, as float16 ``.npy``
-files that are memory-mapped when loaded: a folder larger than memory trains,
-each batch reading only its own images.
+files that are memory-mapped when loaded (the train map advised random access,
+so no read-ahead): a folder larger than memory trains, each batch reading only
+its own images.
 
 Cache: a folder ``folder-<name>-<path hash>-<fingerprint>/`` in the task-cache
 directory (:func:`routegraph.data.paths.writable_cache_dir`) holding
