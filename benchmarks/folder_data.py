@@ -21,6 +21,7 @@ the training split is read through the map, never copied into memory.
 ``--memory-limit MIB`` also runs the training in a cgroup (v1 ``memory`` or v2)
 whose limit (page cache included) is that many MiB: a cache larger than the
 limit must still train, by the kernel dropping mapped pages it has read.
+The numbers and what they show are in docs/data.md, "Larger than memory".
 
     python benchmarks/folder_data.py [--images 4000 16000] [--iterations 60] [--memory-limit MIB] [--work DIR]
 """
