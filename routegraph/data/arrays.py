@@ -77,6 +77,20 @@ def load_npz_task(name: str, data_dir=None, *, seed: int = 0, **options) -> Task
     return replace(task, flip_symmetric=flips)
 
 
+def npz_class_names(path: Path) -> tuple[str, ...]:
+    """The class names of the .npz at ``path`` (its ``class_names``, else from ``y_train``), without
+    checking its inputs: what a sweep needs to know before it trains.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "d.npz"
+    >>> np.savez(path, x_train=np.zeros((2, 3)), y_train=[0, 4], x_test=np.zeros((1, 3)), y_test=[1])
+    >>> npz_class_names(path)
+    ('0', '1', '2', '3', '4')
+    """
+    arrays = read_npz(path)
+    return _class_names(arrays.get("class_names"), {"train": _labels(arrays["y_train"], str(path), "y_train")}, str(path))
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of ``path`` by key (uncompressed numeric members memory-mapped); a DataError
     naming the file for a missing file, a file that is no .npz, a missing key or an object array."""

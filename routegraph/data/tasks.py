@@ -30,8 +30,8 @@ from routegraph.registry import Registry
 
 from .cifar import CIFAR_CLASSES, find_cifar, gamma_decode, load_cifar10
 from .mnist import draw_color_pairs, load_mnist_split, recolor, resize_digits
-from .arrays import load_npz_task
-from .folder import folder_path, input_options, load_folder_task
+from .arrays import load_npz_task, npz_class_names
+from .folder import folder_path, input_options, load_folder_task, scan_folder
 from .paths import cache_dirs, resolve_data_dir, writable_cache_dir
 from .schemes import scheme_path, schemes_hint
 from .seeding import generator_for
@@ -226,6 +226,21 @@ def task_options_for_input(name: str, options: dict | None, dims) -> dict | None
     {'n_train': 10}
     """
     return input_options(options, dims) if folder_path(name) is not None else options
+
+
+def task_class_names(name: str) -> tuple[str, ...]:
+    """The class names of task ``name`` without building it: the recipe's, a folder's class folders
+    (no image is decoded), or a .npz's ``class_names`` (no input is read).
+
+    >>> task_class_names("cifar2")
+    ('horse', 'other')
+    """
+    source = scheme_path(name)
+    if source is None:
+        return get_recipe(name).class_names
+    if source[0] == "folder":
+        return scan_folder(source[1].expanduser())[0]
+    return npz_class_names(source[1].expanduser())
 
 
 def find_cached_task(name: str, data_dir: str | Path | None = None, seed: int = 0) -> Path | None:
