@@ -9,6 +9,7 @@ Examples::
     routegraph data sheet synthetic --out synthetic.png
     routegraph data prepare folder:photos --data-option size=64x64
     routegraph data show folder:photos -o sheet.png      # 'show' is 'sheet'
+    routegraph data info npz:features.npz                 # classes and counts of your arrays
 """
 from __future__ import annotations
 
@@ -101,7 +102,10 @@ def _info(args) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.task is not None:
         task = load_task(args.task, data_dir, seed=args.seed, **parse_key_values(args.data_option, "--data-option"))
-        described = TASKS.get(task.name).description if task.name in TASKS.names() else "your images"
+        from routegraph.data.schemes import SCHEMES, scheme_path
+
+        source = scheme_path(task.name)
+        described = SCHEMES[source[0]] if source else TASKS.get(task.name).description
         print(f"task {task.name}: {described}")
         print(task.summary())
         if task.cache_path:
