@@ -83,7 +83,7 @@ class Task:
         >>> task = Task.from_arrays(np.random.rand(40, 12), np.arange(40) % 4, np.random.rand(8, 12),
         ...                         np.arange(8) % 4).with_validation(0.25)
         >>> task.num_classes, tuple(task.images("train").shape), task.counts("val")
-        (4, (30, 12), [3, 2, 3, 2])
+        (4, (30, 12), [3, 3, 2, 2])
         """
         from .arrays import task_from_arrays
 
