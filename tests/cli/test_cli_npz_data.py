@@ -54,6 +54,9 @@ def test_evaluate_calibrate_render_predict_on_feature_vectors(tmp_path, capsys):
     diagram = tmp_path / "dataflow.svg"
     assert main(["render", str(run), "--dataflow", "classes", "-o", str(diagram)]) == 0
     assert all(name in diagram.read_text() for name in CLASSES)
+    assert main(["render", str(MLP), "-o", str(tmp_path / "architecture.svg")]) == 0  # the spec, input [12]
+    assert main(["report", str(run), "-o", str(tmp_path / "report.html")]) == 0
+    assert (tmp_path / "architecture.svg").stat().st_size and (tmp_path / "report.html").stat().st_size
 
     x, _ = blobs(3, seed=9)  # 9 rows, values far outside [0, 1]: used as they are
     np.save(tmp_path / "new.npy", x)
