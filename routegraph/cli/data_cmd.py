@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                          help="task option; for folder:PATH size=HxW (default 32x32; train uses the spec's), "
-                              "channels=1|3, resize=crop|stretch|none")
+                              "channels=1|3, resize=crop|stretch|none; for folder:PATH and npz:PATH images "
+                              "flip=CLASS,...|all")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     download = actions.add_parser("download", parents=[common], help="fetch the official MNIST / CIFAR-10 archives")
