@@ -210,7 +210,8 @@ def parse_key_values(pairs: list[str] | None, what: str) -> dict:
 
 def add_data_flags(parser: argparse.ArgumentParser, default: str | None = "synthetic") -> None:
     parser.add_argument("--data", default=default, help="task name, or folder:PATH for your own images (train/<class>/*, "
-                        "test/<class>/*)" + (f" (default: {default})" if default else ""))
+                        "test/<class>/*), or npz:PATH for your own arrays (x_train, y_train, x_test, y_test; "
+                        "docs/data.md)" + (f" (default: {default})" if default else ""))
     parser.add_argument("--data-dir", help="data directory (else $ROUTEGRAPH_DATA, else the per-user cache)")
     parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                         help="task option, e.g. n_train=2000 for the synthetic task, resize=stretch for a folder")

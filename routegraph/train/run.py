@@ -97,6 +97,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
 def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
                   resume, progress, label) -> RunResult:
     from ..data import load_task
+    from ..data.augment import augmentation_record
     from ..data.tasks import task_options_for_input
     from ..nn.model import build_model
     from ..spec import load_spec
@@ -137,6 +138,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "data_options": data_options or {},
         "class_names": list(task.class_names),
         "validation": {"val_fraction": config.val_fraction, "val_max": config.val_max, **task.validation_record()},
+        "augmentation": augmentation_record(graph.input_shape.dims, config.augment),
         "seed": config.seed,
         "iterations": config.iterations,
         "world_size": dist.world_size,
