@@ -115,7 +115,7 @@ def resolve(target: str, prefixes: Iterable[str] | None = None) -> Any:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any failure of the user's module is reported, one line
         raise ImportRefused(f"cannot import {module_name!r}: {type(exc).__name__}: {first_line(exc)}",
-                            "an importable module (on sys.path)") from None
+                            "a module on sys.path") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise ImportRefused(f"module {module_name!r} has no attribute {attr!r}", f"a class or factory in {module_name}")

@@ -24,7 +24,8 @@ import warnings
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from .. import imports
 
@@ -43,9 +44,18 @@ class ModuleLayer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)  # as spec.schema.Strict, which imports this file
     kind: Literal["module"]
-    target: str = Field(pattern=imports.TARGET_PATTERN,
+    target: str = Field(json_schema_extra={"pattern": imports.TARGET_PATTERN},
                         description="package.module:Attribute, a class or factory returning an nn.Module")
     args: dict[str, Any] = Field(default_factory=dict, description="its keyword arguments (plain YAML values)")
+
+    @field_validator("target")
+    @classmethod
+    def _target_form(cls, value: str) -> str:
+        try:
+            imports.split_target(value)
+        except imports.ImportRefused as exc:
+            raise PydanticCustomError("target", exc.allowed) from None
+        return value
 
 
 # ---------------------------------------------------------------- shape, ops and params rule
