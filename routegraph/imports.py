@@ -84,19 +84,33 @@ def is_allowed(module: str, prefixes: Iterable[str]) -> bool:
 
 
 def allowed_text(prefixes: Iterable[str]) -> str:
-    """The 'allowed' part of a refusal: the prefixes, and how to grant more."""
+    """The 'allowed' part of a refusal: the prefixes, and how to grant more.
+
+    >>> allowed_text(["torch.nn"])
+    'allowed: torch.nn; allow more with --allow-import PREFIX or ROUTEGRAPH_ALLOW_IMPORT=PREFIX,...'
+    """
     return f"allowed: {', '.join(prefixes)}; allow more with {FLAG} PREFIX or {ENV_VAR}=PREFIX,..."
 
 
 def refusal(target: str, prefixes: Iterable[str]) -> str | None:
-    """None if ``target`` may be imported under ``prefixes``, else why not (nothing is imported)."""
+    """None if ``target`` may be imported under ``prefixes``, else why not (nothing is imported).
+
+    >>> refusal("torch.nnx:Linear", ["torch.nn"])
+    "import of 'torch.nnx' is not allowed"
+    """
     module, _ = split_target(target)
     return None if is_allowed(module, prefixes) else f"import of {module!r} is not allowed"
 
 
 def check(target: str, prefixes: Iterable[str] | None = None) -> None:
     """:class:`ImportRefused` unless ``target`` is allowed (``prefixes``: the granted ones,
-    see :func:`granted`, else :func:`allowed_prefixes`)."""
+    see :func:`granted`, else :func:`allowed_prefixes`).
+
+    >>> check("antigravity:fly", ["torch.nn"])
+    Traceback (most recent call last):
+    ...
+    routegraph.imports.ImportRefused: import of 'antigravity' is not allowed (allowed: torch.nn; ...)
+    """
     prefixes = tuple(prefixes) if prefixes is not None else current()
     why = refusal(target, prefixes)
     if why:
@@ -132,7 +146,12 @@ def current() -> tuple[str, ...]:
 @contextmanager
 def granted(prefixes: Iterable[str]) -> Iterator[None]:
     """Within the block, :func:`check` and :func:`resolve` use ``prefixes`` (what a spec or
-    run was loaded with); the compiler and ``build_model`` set it."""
+    run was loaded with); the compiler and ``build_model`` set it.
+
+    >>> with granted(["torch.nn", "mylib"]):
+    ...     current()
+    ('torch.nn', 'mylib')
+    """
     token = _GRANTED.set(tuple(prefixes))
     try:
         yield
@@ -161,6 +180,10 @@ def granted_in_env(extra: Iterable[str] | None) -> Iterator[None]:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type's name if it has none)."""
+    """The first line of an exception's message (its type's name if it has none).
+
+    >>> first_line(ValueError("bad\\nmore")), first_line(KeyError())
+    ('bad', 'KeyError')
+    """
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -56,11 +56,14 @@ def test_default_env_flag_and_kwarg_combine():
 
 
 @pytest.mark.parametrize("target", ["os:system", "collections:OrderedDict", "subprocess:Popen", "torch.nnx:Linear",
-                                    "builtins:eval", "torch:zeros"])
+                                    "builtins:eval", "torch:zeros", "antigravity:geohash", "this:s"])
 def test_the_default_refuses_everything_outside_torch_nn(target, monkeypatch):
     monkeypatch.delenv(imports.ENV_VAR, raising=False)
+    module = target.partition(":")[0]
+    before = module in sys.modules
     with pytest.raises(SpecError) as info:
         loads_spec(spec_text(target, "{}"), file="s.yaml")
+    assert (module in sys.modules) == before  # antigravity, this: never imported (they act on import)
     (problem,) = info.value.problems
     assert problem.path == "nodes.0.target" and problem.line == 5
     assert "is not allowed" in problem.message

@@ -171,6 +171,12 @@ def build(layer) -> Any:
 
 def run_record(graph) -> dict:
     """``{node: {"target", "args"}}`` of a compiled graph's module nodes: config.json's ``modules``
-    (reloading the run imports them, so it needs the same permission)."""
+    (reloading the run imports them, so it needs the same permission).
+
+    >>> from routegraph.graph import compile_spec
+    >>> from routegraph.spec import load_spec
+    >>> run_record(compile_spec(load_spec("specs/module_tree.yaml")))["deep.fc"]
+    {'target': 'torch.nn:Linear', 'args': {'in_features': 64, 'out_features': 32}}
+    """
     return {n.name: {"target": n.config["target"], "args": n.config.get("args") or {}}
             for n in graph.nodes if n.kind == "module"}
