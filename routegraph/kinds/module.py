@@ -31,6 +31,8 @@ from .. import imports
 
 #: Examples in the shape probe (per-example ops divide by it; 2, so batch statistics work).
 PROBE_BATCH = 2
+#: Largest module (parameters) the CPU fallback builds: it is a tiny probe, not an allocation of gigabytes.
+CPU_PROBE_MAX_PARAMS = 50_000_000
 
 
 class ModuleProbeWarning(UserWarning):
@@ -74,6 +76,8 @@ def shape_rule(config: dict, in_shapes: tuple) -> Any:
     try:
         module, out, flops = _probe(factory, args, in_shapes, "meta")
     except _Failed as meta_failure:
+        if meta_failure.params > CPU_PROBE_MAX_PARAMS:  # too big to build for real: the meta error stands
+            raise ShapeProblem(meta_failure.message, meta_failure.allowed, at=meta_failure.at) from None
         try:
             module, out, flops = _probe(factory, args, in_shapes, "cpu")
         except _Failed as failure:
@@ -85,9 +89,10 @@ def shape_rule(config: dict, in_shapes: tuple) -> Any:
 
 
 class _Failed(Exception):
-    def __init__(self, message: str, allowed: str = "", at: str = ""):
+    def __init__(self, message: str, allowed: str = "", at: str = "", params: int = 0):
         super().__init__(message)
-        self.message, self.allowed, self.at = message, allowed, at
+        # params: of the module that was built before the failure (0: none was)
+        self.message, self.allowed, self.at, self.params = message, allowed, at, params
 
 
 def _factory(target: str):
@@ -113,7 +118,7 @@ def _probe(factory, args: dict, in_shapes: tuple, device: str):
             out = module.eval()(*xs)
     except Exception as exc:  # noqa: BLE001 - the user's module: any failure, one line
         raise _Failed(f"the module fails on an input of {shapes}: {type(exc).__name__}: {imports.first_line(exc)}",
-                      "an input shape this module accepts") from None
+                      "an input shape this module accepts", params=sum(p.numel() for p in module.parameters())) from None
     if not isinstance(out, torch.Tensor):
         raise _Failed(f"the module returns a {type(out).__name__}, not a tensor", "a module whose forward returns one tensor",
                       at="target")

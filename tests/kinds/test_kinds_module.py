@@ -116,3 +116,13 @@ def test_the_builder_returns_the_users_module(user):
     assert type(block).__name__ == "ConvRelu" and type(block).__module__ == module
     assert sum(p.numel() for p in model.parameters()) == graph.total_params
     assert model(torch.rand(2, 3, 10, 6)).logits["out"].shape == (2, 2)
+
+
+def test_a_huge_module_that_fails_on_meta_is_not_built_on_the_cpu():
+    """The wrong input for 4e10 parameters: the meta error is reported, nothing is allocated."""
+    from routegraph.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        one_module([5], "torch.nn:Linear", "{in_features: 200000, out_features: 200000}")
+    (problem,) = info.value.problems
+    assert problem.path == "nodes.0.input" and "the module fails on an input of 5" in problem.message
