@@ -23,6 +23,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Union
 
+from ..imports import DEFAULT_ALLOWED
+
 
 @dataclass(frozen=True)
 class TensorShape:
@@ -167,6 +169,8 @@ class CompiledGraph:
     params: dict[str, Any] = field(default_factory=dict)
     k_cpt_input: bool = False  # routers read 1e7 * k_cpt as an extra input (dynamic k_cpt)
     source: str = ""
+    # what build_model may import for module nodes; never saved (a run's reader grants its own)
+    allow_import: tuple[str, ...] = DEFAULT_ALLOWED
 
     # -- lookups ---------------------------------------------------------
     def node(self, name: str) -> CompiledNode:

@@ -21,6 +21,7 @@ from typing import Any
 import networkx as nx
 
 from ..errors import Problem, SpecError, unknown_name
+from ..imports import granted
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
 )
@@ -71,7 +72,8 @@ class _Compiler:
         self.check()
         order = self.topological_order(graph)
         self.check()
-        facts = self.infer_shapes(order)
+        with granted(self.spec.allow_import):  # what module nodes may import
+            facts = self.infer_shapes(order)
         self.check()
         regions, node_region, junction_region, sink_regions = build_regions(self, order)
         self.check()
@@ -162,6 +164,9 @@ class _Compiler:
             try:
                 result = SHAPE_RULES.get(node.kind)(config, in_shapes)
             except ShapeProblem as exc:
+                if exc.at:  # a field of the node, not its input's shape
+                    self.problem(name, exc.at, exc.message, exc.allowed)
+                    continue
                 sources = ", ".join(f"{r!r} gives {shapes[r]}" for r in refs)
                 self.problem(name, "input", f"shape mismatch at {name!r} ({node.kind}): {exc.message}; {sources}", exc.allowed)
                 continue
@@ -225,7 +230,7 @@ class _Compiler:
             name=self.spec.name, input_name=self.spec.input.name,
             input_shape=TensorShape(tuple(self.spec.input.shape)), nodes=tuple(nodes),
             junctions=tuple(junctions), regions=regions, paths=paths, params=dict(self.spec.params),
-            k_cpt_input=self.k_cpt_input, source=self.spec.file,
+            k_cpt_input=self.k_cpt_input, source=self.spec.file, allow_import=self.spec.allow_import,
         )
 
 

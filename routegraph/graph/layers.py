@@ -35,9 +35,10 @@ class LayerFacts:
 class ShapeProblem(Exception):
     """Raised by a rule: the inputs do not fit this layer."""
 
-    def __init__(self, message: str, allowed: str = ""):
+    def __init__(self, message: str, allowed: str = "", at: str = ""):
         super().__init__(message)
-        self.message, self.allowed = message, allowed
+        # at: the node's field the problem is in (default: its input, as a shape mismatch)
+        self.message, self.allowed, self.at = message, allowed, at
 
 
 def _one_input(in_shapes, kind: str) -> Shape:
@@ -214,3 +215,8 @@ def _add(config, in_shapes):
     if len(set(in_shapes)) != 1:
         raise ShapeProblem("add inputs must have equal shapes, got " + ", ".join(map(str, in_shapes)), "equal shapes")
     return LayerFacts(in_shapes[0], 0, 0)
+
+
+from ..kinds import module as _module_kind  # noqa: E402  # module kind: moves to the kind registry
+
+SHAPE_RULES.register("module")(_module_kind.shape_rule)  # module kind: moves to the kind registry

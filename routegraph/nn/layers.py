@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..graph.layers import conv_geometry, multiscale_plan
+from ..kinds import module as _module_kind  # module kind: moves to the kind registry
 from ..registry import Registry
 
 MODULE_BUILDERS: Registry = Registry("layer kind", "builder(layer: CompiledLayer | CompiledNode) -> nn.Module")
@@ -235,3 +236,6 @@ def _add(layer):
         return total
 
     return Lambda(add, "add")
+
+
+MODULE_BUILDERS.register("module")(_module_kind.build)  # module kind: moves to the kind registry

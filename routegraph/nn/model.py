@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import Problem, SpecError
 from ..graph.compiled import CompiledGraph, CompiledJunction
 from ..graph.summary import format_bytes
+from ..imports import granted
 from .layers import MODULE_BUILDERS
 
 #: Routers read ``K_CPT_INPUT_SCALE * k_cpt`` as their extra input (reference: 1e7).
@@ -89,7 +90,8 @@ class RoutedNetwork(nn.Module):
     def __init__(self, graph: CompiledGraph):
         super().__init__()
         self.graph = graph
-        self.nodes = nn.ModuleDict({module_key(n.name): MODULE_BUILDERS.get(n.kind)(n) for n in graph.nodes})
+        with granted(graph.allow_import):  # what module nodes may import
+            self.nodes = nn.ModuleDict({module_key(n.name): MODULE_BUILDERS.get(n.kind)(n) for n in graph.nodes})
         self.routers = nn.ModuleDict({module_key(j.name): Router(j, graph.k_cpt_input) for j in graph.junctions})
         self.register_buffer("region_ops", torch.tensor([r.ops for r in graph.regions], dtype=torch.float64), persistent=False)
         # Execution order: nodes and routers interleaved topologically (routers right after what they read).

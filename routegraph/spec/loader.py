@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, Problem, SpecError, did_you_mean, known_names
+from ..imports import allowed_prefixes, allowed_text, refusal
 from .expand import Expander, Frame, check_identifier, scoped, unscoped
 from .expressions import POISON
 from .problems import Problems, add_validation_errors
@@ -33,14 +34,17 @@ _NODE_ADAPTER = TypeAdapter(NodeSpec)
 _TOP_KEYS = tuple(field.alias or name for name, field in SpecFile.model_fields.items())
 
 
-def load_spec(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> Spec:
+def load_spec(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+              allow_import: Iterable[str] | None = None) -> Spec:
     """Read, expand and validate the spec file at ``path``.
 
     ``overrides`` replace params before expansion (``{"width": 2}``); an
-    unknown name is a :class:`SpecError`.
+    unknown name is a :class:`SpecError`. ``allow_import``: module prefixes that
+    ``module`` nodes may import besides ``torch.nn`` and ``$ROUTEGRAPH_ALLOW_IMPORT``'s
+    (checked here without importing anything; see :mod:`routegraph.imports`).
     """
     file = os.fspath(path)
-    return loads_spec(read_text(file), file=file, overrides=overrides)
+    return loads_spec(read_text(file), file=file, overrides=overrides, allow_import=allow_import)
 
 
 def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
@@ -67,8 +71,11 @@ def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
     return out
 
 
-def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | None = None) -> Spec:
-    """Expand and validate a spec given as YAML text; ``file`` names it in messages."""
+def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | None = None, *,
+               allow_import: Iterable[str] | None = None) -> Spec:
+    """Expand and validate a spec given as YAML text; ``file`` names it in messages
+    (``overrides``, ``allow_import``: as for :func:`load_spec`)."""
+    prefixes = allowed_prefixes(allow_import)
     root = parse_located(text, file)
     problems = Problems(file)
     if not isinstance(root.v, dict):
@@ -98,7 +105,7 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
         problems.raise_if_any()
     expander.expand(root.v["nodes"], scope, Frame(), ())
     expander.resolve_references()
-    nodes, locations = _validate_nodes(expander, problems, top.get("input"))
+    nodes, locations = _validate_nodes(expander, problems, top.get("input"), prefixes)
     problems.raise_if_any()
     if spec_file is None:  # every top-level error followed from one already reported: cannot happen
         raise SpecError(Problem("invalid spec", file=file, line=1, col=1))
@@ -110,7 +117,7 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
     locations["nodes"] = (root.v["nodes"].loc.line, root.v["nodes"].loc.col, "nodes")
     return Spec(
         name=spec_file.name, description=spec_file.description, file=file, params=params,
-        input=spec_file.input, nodes=tuple(nodes), locations=locations,
+        input=spec_file.input, nodes=tuple(nodes), locations=locations, allow_import=prefixes,
     )
 
 
@@ -183,7 +190,7 @@ def _setup_definitions(expander: Expander, root: Y, broken_paths: set[str], prob
                 expander.template_args[name] = args
 
 
-def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None):
+def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None, prefixes: tuple[str, ...]):
     nodes = []
     locations: dict[str, tuple[int, int, str]] = {}
     first_seen: dict[str, Loc] = {}
@@ -204,6 +211,9 @@ def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None):
             continue
         if pending.failed:
             continue
+        if node.kind == "module" and refusal(node.target, prefixes):  # module kind: moves to the kind registry
+            problems.add(refusal(node.target, prefixes), pending.y.v["target"].loc, allowed=allowed_text(prefixes),
+                         instance=pending.instance)
         name_y = pending.y.v["name"]
         if node.name == input_name:
             problems.add(f"node name {node.name!r} is the name of the network input", name_y.loc,

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
+from ..imports import DEFAULT_ALLOWED
+
 #: Largest integer a spec field accepts: torch sizes are 64-bit.
 MAX_INT = 2**63 - 1
 
@@ -167,9 +169,12 @@ class AddLayer(Strict):
     kind: Literal["add"]
 
 
+from ..kinds.module import ModuleLayer  # noqa: E402  # module kind: moves to the kind registry
+
 LAYER_MODELS: tuple[type[Strict], ...] = (
     Conv2dLayer, LinearLayer, BatchNormLayer, ReluLayer, MaxPoolLayer, ResizeLayer,
     PyramidLayer, MultiscaleConvLayer, SelectScaleLayer, FlattenLayer, ConcatLayer, AddLayer,
+    ModuleLayer,  # module kind: moves to the kind registry
 )
 LAYER_KINDS: tuple[str, ...] = tuple(m.model_fields["kind"].annotation.__args__[0] for m in LAYER_MODELS)
 #: Kinds that may appear inside a router sequence.
@@ -297,6 +302,8 @@ class Spec(Strict):
     input: InputSpec
     nodes: tuple[NodeSpec, ...]
     locations: dict[str, tuple[int, int, str]] = Field(default_factory=dict)
+    #: the module prefixes its ``module`` nodes may import (routegraph.imports); compile re-checks them
+    allow_import: tuple[str, ...] = DEFAULT_ALLOWED
 
     def where(self, path: str) -> dict:
         """Location keywords (file, line, col, path) for an expanded dotted path.
