@@ -24,7 +24,8 @@ from ..errors import Problem, SpecError, unknown_name
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
 )
-from .layers import SHAPE_RULES, ShapeProblem
+from ..kinds.registry import get_kind
+from ..kinds.shapes import ShapeProblem
 from .regions import build_regions
 
 
@@ -160,7 +161,7 @@ class _Compiler:
             in_shapes = tuple(shapes[r] for r in refs)
             config = _config(node)
             try:
-                result = SHAPE_RULES.get(node.kind)(config, in_shapes)
+                result = get_kind(node.kind).rule(config, in_shapes)
             except ShapeProblem as exc:
                 sources = ", ".join(f"{r!r} gives {shapes[r]}" for r in refs)
                 self.problem(name, "input", f"shape mismatch at {name!r} ({node.kind}): {exc.message}; {sources}", exc.allowed)
@@ -183,7 +184,7 @@ class _Compiler:
             if layer.kind == "linear" and extra and isinstance(current, TensorShape) and len(current.dims) == 1:
                 in_shape, extra = TensorShape((current.dims[0] + 1,)), 0
             try:
-                result = SHAPE_RULES.get(layer.kind)(config, (in_shape,))
+                result = get_kind(layer.kind).rule(config, (in_shape,))
             except ShapeProblem as exc:
                 self.problem(node.name, f"router.layers.{k}", f"router of {node.name!r}, layer {k} ({layer.kind}): {exc.message}; it reads {node.router.reads!r} ({shape})", exc.allowed)
                 return None

@@ -5,8 +5,11 @@ For every region of the compiled graph's region tree the plan holds
 * ``steps``: the region's nodes as ``(kernel, input names, output name,
   names to release)``, with eval-mode batch normalization folded into the
   convolution or linear layer before it and a following ReLU fused in (see
-  :mod:`.fold`), the multiscale convolutions' per-scale convs fused, and plain
-  callables instead of ``nn.Module`` calls; values are released after their
+  :mod:`.fold`; these peephole fusions are keyed by kind name here), and
+  every other node as the kernel its kind declares
+  (:attr:`routegraph.kinds.LayerKind.kernel`: the multiscale convolutions'
+  per-scale convs fused, plain callables instead of ``nn.Module`` calls) or,
+  for a kind without one, its own ``nn.Module``; values are released after their
   last use so that large maps are freed (and their memory reused) early;
 * how it ends: a classifier (a *leaf*, with its index in ``graph.classifiers``)
   or a junction (its router as one callable, the tensor it reads, its child
@@ -32,6 +35,7 @@ from typing import Callable
 import torch
 
 from ..graph.compiled import CompiledGraph, PyramidShape
+from ..kinds.registry import get_kind
 from ..nn.model import K_CPT_INPUT_SCALE, RoutedNetwork, module_key
 from . import fold as K
 
@@ -161,28 +165,14 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
                     kernel = K.linear_kernel(module, affine, bool(relu))
                 fused_away.update(x for x in (bn, relu) if x)
                 out = relu or tail
-            elif node.kind == "classifier":
-                kernel = K.linear_kernel(module)
             elif node.kind == "batchnorm" and opts["fold_bn"]:
                 relu = sole_reader(node.name, "relu")
                 kernel = K.bn_kernel(module, bool(relu))
                 if kernel is not None and relu:
                     fused_away.add(relu)
                     out = relu
-            elif node.kind == "multiscale_conv" and opts["fuse_multiscale"] and opts["fold_bn"]:
-                try:
-                    kernel = K.multiscale_kernel(module, opts["fuse_multiscale"], opts["channels_last"], opts["fast_pool"])
-                except ValueError:
-                    kernel = None
-            elif node.kind == "relu":
-                kernel = K.relu_kernel
-            elif node.kind == "flatten":
-                kernel = K.flatten_kernel
-            elif node.kind == "maxpool" and opts["fast_pool"]:
-                kernel = K.maxpool_kernel(module)
-            elif node.kind == "pyramid":
-                kernel = K.pyramid_kernel(node.config["sizes"], tuple(node.in_shapes[0].dims[1:]),
-                                          node.config.get("antialias", False), opts["channels_last"])
+            else:  # the kind's own kernel, if it has one; else its module runs
+                kernel = _kind_kernel(module, node, opts)
         regions[node.region].steps.append((kernel or module, node.inputs, out))
 
     for jx, junction in enumerate(graph.junctions):
@@ -275,6 +265,13 @@ def _router_levels(junction, levels_of):
     return None
 
 
+def _kind_kernel(module, layer, opts) -> Callable | None:
+    """The kernel the layer's kind declares (:attr:`routegraph.kinds.LayerKind.kernel`), or None:
+    then its ``nn.Module`` runs."""
+    factory = get_kind(layer.kind).kernel_factory()
+    return None if factory is None else factory(module, layer, opts)
+
+
 def _router_kernel(router, junction, opts) -> Callable:
     """The router as ``fn(x, k_column)``; ``k_column`` ([B or 1, 1], already scaled by 1e7)
     is concatenated before the first linear layer for dynamic-k_cpt networks."""
@@ -297,14 +294,12 @@ def _router_kernel(router, junction, opts) -> Callable:
             steps.append((K.linear_kernel(module, affine, relu), cat_k))
             i = j + (1 if relu else 0)
             continue
-        if kind == "relu":
-            steps.append((K.relu_kernel, cat_k))
-        elif kind == "flatten":
-            steps.append((K.flatten_kernel, cat_k))
-        elif kind == "batchnorm" and opts["fold_bn"]:
+        if kind == "batchnorm" and opts["fold_bn"]:
             steps.append((K.bn_kernel(module) or module, cat_k))
-        else:
+        elif kind == "batchnorm":
             steps.append((module, cat_k))
+        else:
+            steps.append((_kind_kernel(module, layers[i], opts) or module, cat_k))
         i += 1
     if len(steps) == 3 and not any(c for _, c in steps):
         (f0, _), (f1, _), (f2, _) = steps
