@@ -3,7 +3,7 @@
 >>> from routegraph.kinds.shapes import PyramidShape, TensorShape
 >>> facts = rule({"channels": [4, 8]}, (PyramidShape((TensorShape((3, 4, 4)), TensorShape((3, 2, 2)))),))
 >>> str(facts.out_shape), facts.ops
-('[4x4x4, 8x2x2]', 2880)
+('[4x4x4, 8x2x2]', 2624)
 """
 from __future__ import annotations
 

@@ -282,9 +282,11 @@ def registered(*declared: LayerKind, replace: bool = False) -> Iterator[tuple[La
     """Register kinds for the duration of a ``with`` block; afterwards the registry is as before
     (a replaced kind comes back).
 
-    >>> from routegraph.kinds import relu
-    >>> from dataclasses import replace as copy
-    >>> with registered(copy(relu.KINDS[0], name="relu2")):
+    >>> from typing import Literal
+    >>> from routegraph.kinds import Strict, relu
+    >>> class Relu2(Strict):
+    ...     kind: Literal["relu2"]
+    >>> with registered(LayerKind("relu2", Relu2, relu.rule, relu.build)):
     ...     "relu2" in kind_names()
     True
     >>> "relu2" in kind_names()
