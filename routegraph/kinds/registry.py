@@ -131,6 +131,8 @@ def check_kind(kind: Any) -> LayerKind:
     config = kind.config
     if not (isinstance(config, type) and issubclass(config, BaseModel)):
         bad(f"config must be a pydantic model class, got {config!r}")
+    if not getattr(config, "__pydantic_complete__", True):
+        bad(f"config {config.__name__} is not fully defined (pydantic could not resolve its annotations)")
     field = config.model_fields.get("kind")
     if field is None or get_origin(field.annotation) is not Literal or get_args(field.annotation) != (name,):
         bad(f"config {config.__name__} must declare the field kind: Literal[{name!r}]")
