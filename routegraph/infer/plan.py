@@ -35,7 +35,9 @@ from typing import Callable
 import torch
 
 from ..graph.compiled import CompiledGraph, PyramidShape
+from ..kinds import relu as relu_kind
 from ..kinds.registry import get_kind
+from ..nn.layers import SameConv2d
 from ..nn.model import K_CPT_INPUT_SCALE, RoutedNetwork, module_key
 from . import fold as K
 
@@ -137,11 +139,14 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
     classifiers = set(graph.classifiers)
 
     def sole_reader(name: str, kind: str) -> str | None:
-        """The one node of ``kind`` that reads ``name``, in the same region, if nothing else does."""
+        """The one node of ``kind`` that reads ``name``, in the same region, if nothing else does
+        (a relu only if it is the built-in one: a kind may be replaced by user code)."""
         rs = readers.get(name, [])
         if len(rs) != 1 or name in junction_reads or name in classifiers:
             return None
         r = rs[0]
+        if kind == "relu" and not _builtin_relu(model.nodes[module_key(r)]):
+            return None
         return r if kinds[r] == kind and region_of[r] == region_of[name] else None
 
     regions = [RegionPlan(id=r.id, steps=[]) for r in graph.regions]
@@ -152,7 +157,7 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
         module = model.nodes[module_key(node.name)]
         kernel, out = None, node.name
         if opts["kernels"]:
-            if node.kind in ("conv2d", "linear"):
+            if (node.kind, type(module)) in (("conv2d", SameConv2d), ("linear", torch.nn.Linear)):
                 bn = sole_reader(node.name, "batchnorm") if opts["fold_bn"] else None
                 affine = K.bn_affine(model.nodes[module_key(bn)]) if bn else None
                 if affine is None:
@@ -265,6 +270,11 @@ def _router_levels(junction, levels_of):
     return None
 
 
+def _builtin_relu(module) -> bool:
+    """Whether ``module`` is the built-in relu kind's (the peephole fuses only that one)."""
+    return getattr(module, "fn", None) is relu_kind.relu
+
+
 def _kind_kernel(module, layer, opts) -> Callable | None:
     """The kernel the layer's kind declares (:attr:`routegraph.kinds.LayerKind.kernel`), or None:
     then its ``nn.Module`` runs."""
@@ -284,13 +294,13 @@ def _router_kernel(router, junction, opts) -> Callable:
             steps.append((module, cat_k))
             i += 1
             continue
-        if kind == "linear":
+        if kind == "linear" and isinstance(module, torch.nn.Linear):
             affine, j = None, i + 1
             if opts["fold_bn"] and j < len(layers) and layers[j].kind == "batchnorm":
                 affine = K.bn_affine(modules[j])
                 if affine is not None:
                     j += 1
-            relu = j < len(layers) and layers[j].kind == "relu"
+            relu = j < len(layers) and layers[j].kind == "relu" and _builtin_relu(modules[j])
             steps.append((K.linear_kernel(module, affine, relu), cat_k))
             i = j + (1 if relu else 0)
             continue

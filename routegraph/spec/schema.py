@@ -21,7 +21,6 @@ and ``classifier`` a ``node_only`` kind (never a router step).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, create_model
@@ -86,11 +85,22 @@ def _union(models: tuple[type, ...]) -> Any:
     return Annotated[Union[models], Field(discriminator="kind")]  # the built-ins make it two or more
 
 
-@lru_cache(maxsize=None)
+# Keyed by the kinds' identities (a declaration's callables need not be hashable); each entry
+# keeps its kinds alive, so an id is never reused while it is cached.
+_NODE_MODELS: dict[int, tuple[Any, type]] = {}
+_TYPES: dict[tuple[int, ...], tuple[tuple, "SpecTypes"]] = {}
+
+
 def _node_model(kind: _registry.LayerKind) -> type:
     """A layer kind's graph-node model: its config plus ``name`` and ``input`` (one class per kind)."""
     if kind.node_only:
         return kind.config
+    if id(kind) not in _NODE_MODELS:
+        _NODE_MODELS[id(kind)] = (kind, _new_node_model(kind))
+    return _NODE_MODELS[id(kind)][1]
+
+
+def _new_node_model(kind: _registry.LayerKind) -> type:
     name = kind.config.__name__
     name = name[:-5] + "Node" if name.endswith("Layer") else name + "Node"
     model = create_model(name, __base__=(NodeFields, kind.config), __module__=__name__)
@@ -98,7 +108,6 @@ def _node_model(kind: _registry.LayerKind) -> type:
     return model
 
 
-@lru_cache(maxsize=8)
 def _spec_types(kinds: tuple[_registry.LayerKind, ...]) -> SpecTypes:
     layers = tuple(k.config for k in kinds if not k.node_only)
     layer_union = _union(layers)
@@ -118,8 +127,15 @@ def _spec_types(kinds: tuple[_registry.LayerKind, ...]) -> SpecTypes:
 
 
 def spec_types() -> SpecTypes:
-    """The types for the kinds registered now (cached per registry state)."""
-    return _spec_types(_registry.kinds())
+    """The types for the kinds registered now (cached per registry state: the TypeAdapter is
+    built once for each set of kinds)."""
+    kinds = _registry.kinds()
+    key = tuple(map(id, kinds))
+    if key not in _TYPES:
+        if len(_TYPES) >= 8:  # registries seen in tests come and go
+            _TYPES.pop(next(iter(_TYPES)))
+        _TYPES[key] = (kinds, _spec_types(kinds))
+    return _TYPES[key][1]
 
 
 _VIEWS = {

@@ -47,6 +47,10 @@ def test_the_builtin_kinds_are_the_registry_and_the_spec_language():
     assert {m.__name__ for m in types.layer_models} == {k.config.__name__ for k in kinds() if not k.node_only}
     assert set(types.router_kinds) == {k.name for k in kinds() if k.in_router}
     assert "classifier" in BUILTIN and "classifier" not in types.layer_kinds  # a graph node, never a router step
+    assert spec_types() is types, "built once per state of the registry"
+    with registered(LayerKind("mine", _model("mine"), _rule, relu_kind.build)):
+        assert spec_types() is not types and "mine" in spec_types().node_kinds
+    assert spec_types() is types
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -181,3 +185,30 @@ def test_kinds_spec_and_graph_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120)
+
+
+def _leaky(layer):
+    import torch.nn.functional as F
+
+    from routegraph.nn.layers import Lambda
+
+    return Lambda(lambda x: F.leaky_relu(x, 0.5), "leaky")
+
+
+def test_a_replaced_builtin_kind_is_not_fused_as_the_old_one():
+    """infer/plan fuses conv2d/linear + batchnorm + relu by name, but only for the built-in modules."""
+    import torch
+
+    from infer.infer_helpers import assert_same_routing, randomize
+    from routegraph.graph import compile_spec
+    from routegraph.infer import dense_route, route
+    from routegraph.nn import build_model
+    from tiny_graphs import tiny_chain_spec
+
+    with registered(dataclasses.replace(get_kind("relu"), build=_leaky, kernel=None), replace=True):
+        graph = compile_spec(tiny_chain_spec())
+        model = randomize(build_model(graph).double(), seed=2)
+        x = torch.randn(32, *graph.input_shape.dims, dtype=torch.float64)
+        reference = dense_route(model, x)
+        assert (reference.logits < 0).any()
+        assert_same_routing(route(model, x), reference)
