@@ -75,9 +75,15 @@ class SpecTypes:
     node_adapter: TypeAdapter
 
 
+#: Derived RouterSpec/JunctionNode classes by their unique qualified name, so that pickle finds them.
+_DERIVED: dict[str, type] = {}
+
+
 def _derive(model: type, name: str, doc: str | None, **fields) -> type:
     derived = create_model(name, __base__=model, __module__=__name__, **fields)
     derived.__doc__ = doc
+    derived.__qualname__ = f"{name}_{len(_DERIVED)}"
+    _DERIVED[derived.__qualname__] = derived
     return derived
 
 
@@ -146,6 +152,10 @@ _VIEWS = {
 
 def __getattr__(name: str) -> Any:
     # derived on access, so an old `from routegraph.spec.schema import LAYER_KINDS` still works
+    if name in _DERIVED:
+        return _DERIVED[name]
+    if name not in _VIEWS and name != "NODE_MODELS" and not name.endswith(("Layer", "Node")):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # loads no kinds
     types = spec_types()
     if name in _VIEWS:
         return getattr(types, _VIEWS[name])

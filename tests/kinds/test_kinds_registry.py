@@ -177,7 +177,8 @@ def test_a_kind_registered_later_joins_validation_and_leaves_with_it():
 def test_kinds_spec_and_graph_never_import_torch():
     code = (
         "import sys\n"
-        "import routegraph.kinds, routegraph.spec, routegraph.graph\n"
+        "import routegraph, routegraph.kinds, routegraph.spec, routegraph.graph\n"
+        "assert routegraph.register_kind is routegraph.kinds.register_kind\n"
         "assert len(routegraph.kinds.kinds()) >= 13\n"
         "from routegraph.spec.schema import spec_types\n"
         "spec_types()\n"
@@ -212,3 +213,16 @@ def test_a_replaced_builtin_kind_is_not_fused_as_the_old_one():
         reference = dense_route(model, x)
         assert (reference.logits < 0).any()
         assert_same_routing(route(model, x), reference)
+
+
+def test_specs_pickle_with_the_derived_models():
+    """Loaded specs travel to worker processes (pickle), their node classes derived or not."""
+    import pickle
+
+    from routegraph.spec import load_spec, loads_spec
+
+    spec = load_spec(ROOT / "specs" / "tiny_tree.yaml")
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    with registered(LayerKind("mine", _model("mine"), _rule, relu_kind.build)):
+        mine = loads_spec("name: t\ninput: {shape: [4]}\nnodes:\n  - {name: m, kind: mine, input: image}\n")
+        assert pickle.loads(pickle.dumps(mine)) == mine
