@@ -168,9 +168,12 @@ def _add(kind: LayerKind, replace: bool, source: str = "") -> LayerKind:
 
 
 def _declared(obj: Any) -> list:
-    """An entry point's object as a list: a LayerKind, a list of them, or a callable returning either."""
+    """An entry point's object as a list: a LayerKind, a list of them, or a callable returning either
+    (or None, having called :func:`register_kind` itself)."""
     if callable(obj) and not isinstance(obj, LayerKind):
         obj = obj()
+    if obj is None:
+        return []
     return [obj] if isinstance(obj, LayerKind) else list(obj)
 
 

@@ -130,3 +130,29 @@ def test_user_kind_compiles_builds_trains_and_routes_like_the_dense_model(gelu):
     assert counter.get_total_flops() / 2 == routed.total_ops
     steps = {out_name: fn for region in plan_for(model).regions for fn, _, out_name, _ in region.steps}
     assert steps["dg"] is model.nodes["dg"], "a kind without a kernel runs its own module"
+
+
+def test_a_user_kernel_runs_in_routed_inference(gelu):
+    """With a kernel, routed inference runs the kernel's callable instead of the module."""
+    import dataclasses
+
+    import torch
+
+    from infer.infer_helpers import assert_same_routing, randomize
+    from routegraph.infer import dense_route, route
+    from routegraph.infer.plan import plan_for
+
+    made = []
+
+    def gelu_kernel(module, layer, options):
+        def run(x):
+            return torch.nn.functional.gelu(x, approximate=layer.config["approximate"])
+        made.append(run)
+        return run
+
+    with registered(dataclasses.replace(GELU, kernel=gelu_kernel), replace=True):
+        model = randomize(routegraph.build_model(routegraph.compile_spec(loads_spec(SPEC))).double(), seed=1)
+        x = torch.randn(64, 6, dtype=torch.float64)
+        assert_same_routing(route(model, x), dense_route(model, x))
+        steps = {out: fn for region in plan_for(model).regions for fn, _, out, _ in region.steps}
+        assert steps["g"] in made and steps["dg"] in made
