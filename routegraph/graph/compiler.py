@@ -25,7 +25,8 @@ from ..imports import granted
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
 )
-from .layers import SHAPE_RULES, ShapeProblem
+from ..kinds.registry import get_kind
+from ..kinds.shapes import ShapeProblem
 from .regions import build_regions
 
 
@@ -162,7 +163,7 @@ class _Compiler:
             in_shapes = tuple(shapes[r] for r in refs)
             config = _config(node)
             try:
-                result = SHAPE_RULES.get(node.kind)(config, in_shapes)
+                result = get_kind(node.kind).rule(config, in_shapes)
             except ShapeProblem as exc:
                 if exc.at:  # a field of the node, not its input's shape
                     self.problem(name, exc.at, exc.message, exc.allowed)
@@ -188,7 +189,7 @@ class _Compiler:
             if layer.kind == "linear" and extra and isinstance(current, TensorShape) and len(current.dims) == 1:
                 in_shape, extra = TensorShape((current.dims[0] + 1,)), 0
             try:
-                result = SHAPE_RULES.get(layer.kind)(config, (in_shape,))
+                result = get_kind(layer.kind).rule(config, (in_shape,))
             except ShapeProblem as exc:
                 self.problem(node.name, f"router.layers.{k}", f"router of {node.name!r}, layer {k} ({layer.kind}): {exc.message}; it reads {node.router.reads!r} ({shape})", exc.allowed)
                 return None

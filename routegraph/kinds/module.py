@@ -24,10 +24,13 @@ import warnings
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .. import imports
+from .fields import Strict
+from .registry import LayerKind
+from .shapes import LayerFacts, ShapeProblem, TensorShape
 
 #: Examples in the shape probe (per-example ops divide by it; 2, so batch statistics work).
 PROBE_BATCH = 2
@@ -39,12 +42,11 @@ class ModuleProbeWarning(UserWarning):
     """A module node was measured with a CPU probe: it cannot run on the meta device."""
 
 
-class ModuleLayer(BaseModel):
+class ModuleLayer(Strict):
     """Any importable ``nn.Module``: ``target`` is ``package.module:Attribute``, a class or a
     factory returning an ``nn.Module``, called with ``args`` as keyword arguments. Only
     ``torch.nn`` targets are importable unless allowed (``--allow-import PREFIX``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)  # as spec.schema.Strict, which imports this file
     kind: Literal["module"]
     target: str = Field(json_schema_extra={"pattern": imports.TARGET_PATTERN},
                         description="package.module:Attribute, a class or factory returning an nn.Module")
@@ -65,8 +67,6 @@ def shape_rule(config: dict, in_shapes: tuple) -> Any:
     """``LayerFacts`` of a module node from a meta (else CPU) probe; ``ShapeProblem`` with
     ``at`` = ``target``/``args`` for a refused or failed import, a factory that rejects its
     arguments or returns no module, or a non-tensor output; at the input for a wrong shape."""
-    from ..graph.compiled import TensorShape
-    from ..graph.layers import LayerFacts, ShapeProblem
 
     target, args = config["target"], config.get("args") or {}
     for shape in in_shapes:
@@ -96,7 +96,6 @@ class _Failed(Exception):
 
 
 def _factory(target: str):
-    from ..graph.layers import ShapeProblem
 
     try:
         return imports.resolve(target)
@@ -174,14 +173,8 @@ def build(layer) -> Any:
                                 line=loc.line, col=loc.col, allowed=exc.allowed)) from None
 
 
-def run_record(graph) -> dict:
-    """``{node: {"target", "args"}}`` of a compiled graph's module nodes: config.json's ``modules``
-    (reloading the run imports them, so it needs the same permission).
+def _imports(config: dict) -> dict[str, str]:
+    return {"target": config["target"]}
 
-    >>> from routegraph.graph import compile_spec
-    >>> from routegraph.spec import load_spec
-    >>> run_record(compile_spec(load_spec("specs/module_tree.yaml")))["deep.fc"]
-    {'target': 'torch.nn:Linear', 'args': {'in_features': 64, 'out_features': 32}}
-    """
-    return {n.name: {"target": n.config["target"], "args": n.config.get("args") or {}}
-            for n in graph.nodes if n.kind == "module"}
+
+KINDS = (LayerKind("module", ModuleLayer, shape_rule, build, imports=_imports),)

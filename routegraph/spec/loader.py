@@ -20,17 +20,17 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ..errors import ConfigError, Problem, SpecError, did_you_mean, known_names
 from ..imports import allowed_prefixes, allowed_text, refusal
+from ..kinds.registry import RESERVED, get_kind
 from .expand import Expander, Frame, check_identifier, scoped, unscoped
 from .expressions import POISON
 from .problems import Problems, add_validation_errors
-from .schema import LAYER_KINDS, ROUTER_LAYER_KINDS, NodeSpec, Spec, SpecFile
+from .schema import Spec, SpecFile, spec_types
 from .yaml_loc import Loc, Y, located, parse_located, parse_scalar, plain, read_text, record_locations
 
-_NODE_ADAPTER = TypeAdapter(NodeSpec)
 _TOP_KEYS = tuple(field.alias or name for name, field in SpecFile.model_fields.items())
 
 
@@ -197,23 +197,22 @@ def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None, p
     input_name = "image"
     if input_y is not None and isinstance(input_y.v, dict) and isinstance(getattr(input_y.v.get("name"), "v", None), str):
         input_name = input_y.v["name"].v
+    types = spec_types()  # the kinds registered now
     for pending in expander.pending():
         if "kind" in pending.failed:
             continue
         data = unscoped(plain(pending.y))
         if data.get("kind") == "junction":
-            _check_router_kinds(pending, problems)
+            _check_router_kinds(pending, problems, types)
         try:
-            node = _NODE_ADAPTER.validate_python(data)
+            node = types.node_adapter.validate_python(data)
         except ValidationError as exc:
-            add_validation_errors(problems, exc, data, pending.y, NodeSpec, instance=pending.instance,
+            add_validation_errors(problems, exc, data, pending.y, types.node_union, instance=pending.instance,
                                   failed=pending.failed)
             continue
         if pending.failed:
             continue
-        if node.kind == "module" and refusal(node.target, prefixes):  # module kind: moves to the kind registry
-            problems.add(refusal(node.target, prefixes), pending.y.v["target"].loc, allowed=allowed_text(prefixes),
-                         instance=pending.instance)
+        _check_imports(node, pending, problems, prefixes)
         name_y = pending.y.v["name"]
         if node.name == input_name:
             problems.add(f"node name {node.name!r} is the name of the network input", name_y.loc,
@@ -229,7 +228,18 @@ def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None, p
     return nodes, locations
 
 
-def _check_router_kinds(pending, problems: Problems) -> None:
+def _check_imports(node, pending, problems: Problems, prefixes) -> None:
+    """A node's import targets (its kind's ``imports``) against the permission, without importing."""
+    if node.kind in RESERVED:  # a junction: the compiler's own node, no declaration
+        return
+    declared = get_kind(node.kind).imports
+    for field, target in (declared(node.model_dump()) if declared else {}).items():
+        why = refusal(target, prefixes)
+        if why:
+            problems.add(why, pending.y.v[field].loc, allowed=allowed_text(prefixes), instance=pending.instance)
+
+
+def _check_router_kinds(pending, problems: Problems, types) -> None:
     """Layer kinds that exist but cannot be router steps (a pyramid, a concat, ...)."""
     router = pending.y.get("router")
     layers = router.get("layers") if router is not None else None
@@ -237,6 +247,6 @@ def _check_router_kinds(pending, problems: Problems) -> None:
         return
     for layer in layers.v:
         kind = layer.get("kind")
-        if kind is not None and kind.v in LAYER_KINDS and kind.v not in ROUTER_LAYER_KINDS:
+        if kind is not None and kind.v in types.layer_kinds and kind.v not in types.router_kinds:
             problems.add(f"a router cannot contain a {kind.v!r} layer", kind.loc,
-                         allowed="router layers: " + ", ".join(ROUTER_LAYER_KINDS), instance=pending.instance)
+                         allowed="router layers: " + ", ".join(types.router_kinds), instance=pending.instance)

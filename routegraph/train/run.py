@@ -16,7 +16,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..io import atomic_write_json
-from ..kinds.module import run_record as module_run_record  # module kind: moves to the kind registry
+from ..kinds.registry import import_records
 from .config import TrainConfig
 from .rundir import RUN_FORMAT, run_lock, write_evaluations
 
@@ -129,7 +129,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "label": label or _label(config),
         "spec": str(spec_path),
         "spec_params": graph.params,
-        "modules": module_run_record(graph),  # module kind: moves to the kind registry
+        "modules": import_records(graph.nodes),
         "overrides": overrides,
         "static_classifier": classifier,
         "static_layer": graph.params.get("static_layer") if classifier else None,  # layer index, not decisions
