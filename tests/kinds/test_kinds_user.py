@@ -156,3 +156,28 @@ def test_a_user_kernel_runs_in_routed_inference(gelu):
         assert_same_routing(route(model, x), dense_route(model, x))
         steps = {out: fn for region in plan_for(model).regions for fn, _, out, _ in region.steps}
         assert steps["g"] in made and steps["dg"] in made
+
+
+class HookLayer(Strict):
+    """A user kind whose nodes import a function named in the spec."""
+
+    kind: Literal["hooked"]
+    function: str = Field(description="package.module:attr")
+
+
+def test_a_user_kind_that_imports_code_asks_the_same_permission_as_module():
+    """``LayerKind.imports``: the loader checks the named targets before anything is imported."""
+    import sys
+
+    hooked = routegraph.LayerKind("hooked", HookLayer, gelu_rule, build_gelu,
+                                  imports=lambda config: {"function": config["function"]})
+    text = ("name: h\ninput: {shape: [4]}\nnodes:\n"
+            "  - {name: a, kind: hooked, input: image, function: 'rg_user_helpers.funcs:scale'}\n"
+            "  - {name: out, kind: classifier, input: a, classes: 2}\n")
+    with registered(hooked):
+        with pytest.raises(SpecError) as refused:
+            loads_spec(text, file="h.yaml")
+        assert "rg_user_helpers" not in sys.modules, "loading imports nothing (no such module exists)"
+        problem = refused.value.problems[0]
+        assert (problem.path, problem.line) == ("nodes.0.function", 4) and "--allow-import" in problem.allowed
+        assert loads_spec(text, file="h.yaml", allow_import=["rg_user_helpers"]).nodes[0].function == "rg_user_helpers.funcs:scale"
