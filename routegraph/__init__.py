@@ -6,6 +6,9 @@ The pipeline: ``load_spec(path)`` -> ``compile_spec(spec)`` -> ``build_model(com
 >>> spec = routegraph.load_spec("specs/tiny_chain.yaml")            # doctest: +SKIP
 >>> compiled = routegraph.compile_spec(spec)                        # doctest: +SKIP
 >>> model = routegraph.build_model(compiled)                        # doctest: +SKIP
+
+Your own layer kinds: ``routegraph.register_kind(routegraph.LayerKind(...))``
+(docs/spec.md, "Your own layer kinds").
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ _LAZY = {
     "CompiledGraph": ("routegraph.graph.compiled", "CompiledGraph"),
     "build_model": ("routegraph.nn.model", "build_model"),
     "RoutedNetwork": ("routegraph.nn.model", "RoutedNetwork"),
+    "LayerKind": ("routegraph.kinds.registry", "LayerKind"),
+    "register_kind": ("routegraph.kinds.registry", "register_kind"),
+    "unregister_kind": ("routegraph.kinds.registry", "unregister_kind"),
 }
 
 __all__ = sorted(_LAZY)

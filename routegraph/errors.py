@@ -13,6 +13,8 @@ traceback (unless ``--debug``).
 - :class:`CheckpointError`: a run directory or checkpoint cannot be used.
 - :class:`TrainingError`: training stopped (a non-finite loss).
 - :class:`ConfigError` (a ``ValueError``): a bad option or training setting.
+- :class:`KindError` (a ``ConfigError``): a layer-kind declaration, or a plugin
+  package's ``routegraph.kinds`` entry point, is invalid.
 - :class:`ExperimentError` (a ``ConfigError``): an experiment or budgets file is
   wrong; located problems like :class:`SpecError`'s.
 """
@@ -91,6 +93,10 @@ class TrainingError(RouteGraphError):
 
 class ConfigError(RouteGraphError, ValueError):
     """A command-line option or training setting is invalid."""
+
+
+class KindError(ConfigError):
+    """A layer kind cannot be registered, resolved or loaded from a plugin's entry point."""
 
 
 class ExperimentError(ConfigError):

@@ -9,6 +9,7 @@ Examples::
     routegraph data sheet synthetic --out synthetic.png
     routegraph data prepare folder:photos --data-option size=64x64
     routegraph data show folder:photos -o sheet.png      # 'show' is 'sheet'
+    routegraph data info npz:features.npz                 # classes and counts of your arrays
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                          help="task option; for folder:PATH size=HxW (default 32x32; train uses the spec's), "
-                              "channels=1|3, resize=crop|stretch|none")
+                              "channels=1|3, resize=crop|stretch|none; for folder:PATH and npz:PATH images "
+                              "flip=CLASS,...|all")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     download = actions.add_parser("download", parents=[common], help="fetch the official MNIST / CIFAR-10 archives")
@@ -42,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     prepare = actions.add_parser("prepare", parents=[common, options], help="build and cache a task from the raw files")
-    prepare.add_argument("tasks", nargs="+", metavar="TASK", help="hybrid, cifar2, cifar5, cifar10, mnist, folder:PATH")
+    prepare.add_argument("tasks", nargs="+", metavar="TASK", help="hybrid, cifar2, cifar5, cifar10, mnist, folder:PATH, npz:PATH")
     prepare.add_argument("--seed", type=SEED, default=0, help="seed of the recipe's random choices (default 0)")
     prepare.add_argument("--force", action="store_true", help="rebuild even if a cache exists")
 
@@ -52,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sheet = actions.add_parser("sheet", aliases=["show"], parents=[common, options],
                                help="draw a contact sheet (one row per class) as a PNG")
-    sheet.add_argument("task", help="task name, e.g. synthetic, hybrid or folder:PATH")
+    sheet.add_argument("task", help="task name, e.g. synthetic, hybrid or folder:PATH (images only)")
     sheet.add_argument("-o", "--out", default=None, metavar="PNG", type=output_file, help="output file (default contact-TASK.png)")
     sheet.add_argument("--per-class", type=number(POSITIVE_INT), default=12, help="images per class (default 12)")
     sheet.add_argument("--split", choices=["train", "test"], default="train", help="split to draw from (default train)")
@@ -73,19 +75,19 @@ def _download(args) -> int:
 def _prepare(args) -> int:
     from routegraph.data import load_task
     from routegraph.data.paths import resolve_data_dir
-    from routegraph.data.folder import folder_path
+    from routegraph.data.schemes import scheme_path
     from routegraph.data.tasks import get_recipe
 
     data_dir = resolve_data_dir(args.data_dir)
     options = parse_key_values(args.data_option, "--data-option")
     for name in args.tasks:
-        if folder_path(name) is None:
+        if scheme_path(name) is None:
             get_recipe(name)  # unknown names fail before any work
     for name in args.tasks:
         start = time.perf_counter()
         task = load_task(name, data_dir, seed=args.seed, rebuild=args.force, **options)
         seconds = time.perf_counter() - start
-        where = task.cache_path or "(not cached: no files for this task)"
+        where = task.cache_path or "(not cached: no files for this task)"  # npz:PATH: the file itself
         print(f"task {name} (data dir {data_dir})")
         print(task.summary())
         print(f"cache: {where}\ntime: {seconds:.1f} s\n")
@@ -101,7 +103,10 @@ def _info(args) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     if args.task is not None:
         task = load_task(args.task, data_dir, seed=args.seed, **parse_key_values(args.data_option, "--data-option"))
-        described = TASKS.get(task.name).description if task.name in TASKS.names() else "your images"
+        from routegraph.data.schemes import SCHEMES, scheme_path
+
+        source = scheme_path(task.name)
+        described = SCHEMES[source[0]] if source else TASKS.get(task.name).description
         print(f"task {task.name}: {described}")
         print(task.summary())
         if task.cache_path:

@@ -88,6 +88,9 @@ def build_parser(command: str, module=None) -> CommandParser:
     parser = CommandParser(prog=f"routegraph {command}", description=help_)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     module.add_arguments(parser)
+    from .options import add_allow_import_flag
+
+    add_allow_import_flag(parser)
     return parser
 
 
@@ -96,12 +99,14 @@ def run_guarded(run, args) -> int:
     path that cannot be created), into one-line messages and exit codes; warnings print as
     one line each. ``--debug`` shows tracebacks and Python's own warning format."""
     from routegraph.errors import RouteGraphError
+    from routegraph.imports import granted_in_env
 
     with warnings.catch_warnings():
         if not args.debug:
             warnings.showwarning = _one_line_warning
         try:
-            return int(run(args) or 0)
+            with granted_in_env(getattr(args, "allow_import", None)):  # seen by every spec and run loaded
+                return int(run(args) or 0)
         except RouteGraphError as exc:
             if args.debug:
                 raise

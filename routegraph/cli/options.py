@@ -210,7 +210,23 @@ def parse_key_values(pairs: list[str] | None, what: str) -> dict:
 
 def add_data_flags(parser: argparse.ArgumentParser, default: str | None = "synthetic") -> None:
     parser.add_argument("--data", default=default, help="task name, or folder:PATH for your own images (train/<class>/*, "
-                        "test/<class>/*)" + (f" (default: {default})" if default else ""))
+                        "test/<class>/*), or npz:PATH for your own arrays (x_train, y_train, x_test, y_test; "
+                        "docs/data.md)" + (f" (default: {default})" if default else ""))
     parser.add_argument("--data-dir", help="data directory (else $ROUTEGRAPH_DATA, else the per-user cache)")
     parser.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                         help="task option, e.g. n_train=2000 for the synthetic task, resize=stretch for a folder")
+
+
+#: Arguments that name a spec, a run or an experiment file: commands with one take --allow-import.
+_LOADS = ("spec", "run", "runs", "targets", "experiments")
+
+
+def add_allow_import_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-import PREFIX`` (repeatable) on a command that loads a spec or a run (one with an
+    argument or option named as in ``_LOADS``); :func:`routegraph.cli.main.run_guarded` applies it."""
+    from ..imports import DEFAULT_ALLOWED, ENV_VAR
+
+    if any(action.dest in _LOADS for action in parser._actions):
+        parser.add_argument("--allow-import", action="append", metavar="PREFIX",
+                            help=f"let module nodes import from PREFIX (and below it); repeatable; besides "
+                                 f"{', '.join(DEFAULT_ALLOWED)} and ${ENV_VAR} (comma-separated)")

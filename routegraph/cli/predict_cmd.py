@@ -1,4 +1,4 @@
-"""``routegraph predict RUN IMAGES.npy|DIR|GLOB [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
+"""``routegraph predict RUN IMAGES.npy|ARRAYS.npz|DIR|GLOB [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
 
 Each image runs only the layers on its own path. Writes, per image, the
 predicted class, the classifier it exited at and the multiply-accumulates it
@@ -7,6 +7,9 @@ spent, and prints a summary. Input formats: see docs/inference.md (uint8
 training images; or float in [0, 1], already linear, like the tasks' tensors),
 or image files (a folder, a glob pattern or one file), decoded and resized to
 the run's input like a folder task's images; then a row names each file.
+Inputs that are not images, and any input of a run trained on ``npz:PATH``
+arrays, are read as they are: a .npy of ``[N, *shape]`` or the key ``x`` of a
+.npz, float or integer, the spec's input shape; each CSV row is its row index.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_th
 def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
     parser.add_argument("images", metavar="IMAGES", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
-                        "linear colour), or image files: a folder, a quoted glob such as 'photos/*.jpg', or one file")
+                        "linear colour), or image files: a folder, a quoted glob such as 'photos/*.jpg', or one file; "
+                        "or a .npz with the array under key x; for inputs that are not images, or runs on npz:PATH "
+                        "arrays, [N, *input shape] float or int, values as in training")
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, default=None,
                         help="cost per op the routers assume (dynamic-k_cpt runs only; "
                              "see 'routegraph calibrate' to pick one for an ops budget)")
@@ -34,27 +39,30 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from ..infer import route
-    from ..infer.images import load_image_files, load_images, load_labels
+    from ..errors import ConfigError
+    from ..infer.images import load_image_files, load_images, load_labels, takes_as_is
     from ..io import check_writable
     from ..train.rundir import load_run
 
     apply_threads_flag(args)
-    from_files = not args.images.endswith(".npy")
+    from_files = not args.images.endswith((".npy", ".npz"))
     if from_files and args.colour != "auto":
-        from ..errors import ConfigError
-
         raise ConfigError("--colour applies to .npy arrays; image files are decoded like the training images")
     path = check_writable(args.out or default_output(args.images))
     output_format(path)
     run_ = load_run(args.run)
     config, graph, model = run_.config, run_.graph, run_.model
     k_cpt = resolve_k_cpt(config, graph, args.k_cpt)
+    as_is = takes_as_is(config.get("data"), graph.input_shape.dims)
+    if as_is and args.colour != "auto":
+        raise ConfigError(f"--colour applies to images decoded like the paper's; this run's inputs "
+                          f"{list(graph.input_shape.dims)} are read as they are")
     files = None
     if from_files:
         resize = (config.get("data_options") or {}).get("resize", "crop")  # as the run's images were
         images, files = load_image_files(args.images, graph.input_shape.dims, resize)
     else:
-        images = load_images(args.images, graph.input_shape.dims, args.colour)
+        images = load_images(args.images, graph.input_shape.dims, args.colour, as_is=as_is)
     labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()
@@ -81,10 +89,12 @@ def resolve_k_cpt(config: dict, graph, k_cpt):
 
 
 def default_output(images: str) -> Path:
-    """``images.npy`` -> ``images.predictions.npz`` next to it; image files -> a CSV.
+    """``images.npy`` -> ``images.predictions.npz`` next to it; a .npz or image files -> a CSV.
 
     >>> default_output("x/test.npy"), default_output("photos/"), default_output("photos/*.jpg")
     (PosixPath('x/test.predictions.npz'), PosixPath('photos.predictions.csv'), PosixPath('predictions.csv'))
+    >>> default_output("x/rows.npz")
+    PosixPath('x/rows.predictions.csv')
     """
     path = Path(images)
     if images.endswith(".npy"):

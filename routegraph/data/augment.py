@@ -43,6 +43,23 @@ def is_image(example_shape: Sequence[int]) -> bool:
     return len(example_shape) == 3
 
 
+def augmentation_record(example_shape: Sequence[int], requested: bool) -> dict:
+    """Whether training augments inputs of ``example_shape`` (``augment`` setting ``requested``), and
+    why not, for a run's config.json: shifts and flips are for images only, so they are off,
+    whatever the setting, for feature vectors and sequences.
+
+    >>> augmentation_record((12,), True)
+    {'applied': False, 'reason': 'inputs of shape [12] are not images [C, H, W]'}
+    >>> augmentation_record((2, 20, 28), True)
+    {'applied': True}
+    """
+    if not requested:
+        return {"applied": False, "reason": "the augment setting is off (--no-augment)"}
+    if not is_image(example_shape):
+        return {"applied": False, "reason": f"inputs of shape {list(example_shape)} are not images [C, H, W]"}
+    return {"applied": True}
+
+
 def shift_range(height: int, width: int, max_shift: int = 4) -> tuple[int, int]:
     """``(sy, sx)``: the largest vertical and horizontal shift for an ``height x width`` image.
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from routegraph.errors import DataError
+
 from .cifar import gamma_encode
 from .seeding import generator_for
 from .task import Task
@@ -25,6 +27,9 @@ def contact_grid(task: Task, per_class: int = 12, split: str = "train", seed: in
     """
     labels = task.labels(split)
     images = task.view(split)  # rows: only the images shown are read
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise DataError(f"task {task.name!r}: its inputs are {list(images.shape[1:])}, not images [C, H, W] with "
+                        "1 or 3 channels; a contact sheet draws images only")
     g = generator_for(seed, "contact-sheet", split)
     height, width = images.shape[2:]
     grid = np.full((task.num_classes * (height + pad) + pad, per_class * (width + pad) + pad, 3), 255, dtype=np.uint8)

@@ -41,9 +41,9 @@ from routegraph.errors import ConfigError, DataError
 
 from .decode import RESIZE_MODES, check_resize, decode_image, image_size, is_image_file
 from .paths import cache_dirs, resolve_data_dir, writable_cache_dir
+from .schemes import path_of
 from .task import Task
 
-PREFIX = "folder:"
 FORMAT = "routegraph.folder-task/1"
 FOLDER_SPLITS = ("train", "test", "val")  # val is optional
 OPTIONS = ("size", "channels", "resize", "flip", "rebuild", "cache")
@@ -56,7 +56,7 @@ def folder_path(name: str) -> Path | None:
     >>> folder_path("folder:~/photos"), folder_path("hybrid")
     (PosixPath('~/photos'), None)
     """
-    return Path(name[len(PREFIX):]) if name.startswith(PREFIX) else None
+    return path_of(name, "folder")
 
 
 def input_options(options: dict | None, dims) -> dict:

@@ -30,7 +30,7 @@ import torch
 
 from routegraph.errors import ConfigError
 
-from .augment import Augmenter
+from .augment import Augmenter, is_image
 from .seeding import generator_for
 from .task import Task
 
@@ -55,7 +55,8 @@ class BatchStream:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
-        self.augmenter = Augmenter(task.flip_symmetric) if augment else None
+        # shifts and flips are for images: other inputs are never augmented (augmentation_record)
+        self.augmenter = Augmenter(task.flip_symmetric) if augment and is_image(task.train_images.shape[1:]) else None
         self._permutations: dict[int, torch.Tensor] = {}  # memo of recent epochs; not state
 
     def num_examples_of(self, task: Task) -> int:
@@ -98,7 +99,8 @@ class BatchStream:
         return indices if self.rows is None else self.rows[indices]
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This rank's ``(float32 images [b, 3, 32, 32], int64 labels [b])`` for ``iteration``."""
+        """This rank's ``(float32 inputs [b, *shape], int64 labels [b])`` for ``iteration``
+        (``[b, 3, 32, 32]`` images for the paper's tasks)."""
         indices = self.global_indices(iteration)
         mine = slice(self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size)
         labels = self.task.train_labels[indices[mine]]

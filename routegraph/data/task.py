@@ -11,12 +11,17 @@ mmap=True)`` (no pickled code; image tensors are memory-mapped, not read)::
     recipe          dict of str -> str/int/float: how it was built (seed, sources, ...)
     train_counts    list[int], images per class
     test_counts     list[int]
-    train_images    float16 [N, 3, 32, 32], linear colour space, values in [0, 1]
+    train_images    float16 [N, 3, 32, 32] (the paper's tasks), linear colour space, values in [0, 1]
     train_labels    int64 [N]
     test_images     float16 [M, 3, 32, 32]
     test_labels     int64 [M]
     val_images      optional (a source with its own val split): float16 [V, 3, 32, 32]
     val_labels      optional: int64 [V]; with val_counts
+
+A task's inputs may have any per-example shape a spec's input accepts, ``[F]``,
+``[T, D]`` or ``[C, H, W]`` (the user's arrays, :mod:`routegraph.data.arrays`);
+the images of the built-in and folder tasks are ``[C, H, W]``. The attributes
+keep the name ``*_images`` for every kind of input.
 
 Loading checks the format tag, shapes, that every image value is finite, and
 that the labels' per-class counts match the stored counts.
@@ -41,8 +46,10 @@ SPLITS = ("train", "test")  # stored by every task; "val" is stored only by sour
 
 @dataclass(frozen=True, eq=False)
 class Task:
-    """A classification task: images ``[C, H, W]`` (3x32x32 for the paper's tasks) in linear
-    colour space, values in [0, 1], labels 0..C-1.
+    """A classification task: inputs of one shape per example and labels 0..K-1. The inputs
+    (``*_images``) are images ``[C, H, W]`` in linear colour space, values in [0, 1], for the
+    paper's tasks (3x32x32) and folder tasks; feature vectors ``[F]``, sequences ``[T, D]`` or
+    images of any channel count, as given, for the user's arrays (:meth:`from_arrays`, ``npz:PATH``).
 
     >>> from routegraph.data import load_task
     >>> task = load_task("synthetic", n_train=100, n_test=50)
@@ -62,6 +69,28 @@ class Task:
     val_images: torch.Tensor | None = None  # the source's own val split, if it has one
     val_labels: torch.Tensor | None = None
     holdout: torch.Tensor | None = None  # else: rows of the train arrays held out as val (with_validation)
+    origin: str | None = None  # the user's arrays: the file (or 'Task.from_arrays') errors name, with the key
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, *, class_names=None, x_val=None, y_val=None,
+                    name: str = "arrays") -> "Task":
+        """A task from the user's arrays (numpy or torch): inputs ``[N, *shape]`` with shape
+        ``[F]``, ``[T, D]`` or ``[C, H, W]`` (float, or integers made float32; used as given),
+        integer labels ``[N]`` in 0..K-1 (K: ``len(class_names)``, else the largest train label + 1).
+        Checked like an ``npz:PATH`` file (:mod:`routegraph.data.arrays`); without ``x_val`` the
+        validation split is carved from train (:meth:`with_validation`).
+
+        >>> import numpy as np
+        >>> task = Task.from_arrays(np.random.rand(40, 12), np.arange(40) % 4, np.random.rand(8, 12),
+        ...                         np.arange(8) % 4).with_validation(0.25)
+        >>> task.num_classes, tuple(task.images("train").shape), task.counts("val")
+        (4, (30, 12), [3, 3, 2, 2])
+        """
+        from .arrays import task_from_arrays
+
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
+                  "x_val": x_val, "y_val": y_val, "class_names": class_names}
+        return task_from_arrays(arrays, name=name)
 
     @property
     def num_classes(self) -> int:
@@ -146,13 +175,13 @@ class Task:
         where = f"task {self.name!r}" + (f" ({self.cache_path})" if self.cache_path else "")
         if len(self.flip_symmetric) != self.num_classes:
             raise DataError(f"{where}: {len(self.flip_symmetric)} flip flags for {self.num_classes} classes")
-        image_shape = tuple(self.train_images.shape[1:])  # [C, H, W]: 3x32x32 for the paper's tasks
+        example_shape = tuple(self.train_images.shape[1:])  # [C, H, W]: 3x32x32 for the paper's tasks
         for split in self.stored_splits:
             images, labels = self._stored(split)
-            if (images.dtype not in (torch.float16, torch.float32) or images.ndim != 4 or images.shape[1] not in (1, 3)
-                    or tuple(images.shape[1:]) != image_shape):
-                raise DataError(f"{where}: {split} images are {images.dtype} {tuple(images.shape)}; expected "
-                                f"float16/float32 [N, C, H, W] with C 1 or 3, the same C, H, W in every split")
+            if (images.dtype not in (torch.float16, torch.float32) or not 2 <= images.ndim <= 4
+                    or tuple(images.shape[1:]) != example_shape):
+                raise DataError(f"{where}: {split} inputs are {images.dtype} {tuple(images.shape)}; expected "
+                                f"float16/float32 [N, F], [N, T, D] or [N, C, H, W], the same shape in every split")
             bad = _non_finite(images) if check_values else 0
             if bad:
                 raise DataError(f"{where}: {split} images hold {bad} non-finite value(s) (NaN or inf); the data is "
@@ -171,7 +200,9 @@ class Task:
                     )
 
     def check_input_shape(self, dims, what: str = "the network's input") -> None:
-        """Raise :class:`DataError` unless ``dims`` (C, H, W) is the shape of this task's images.
+        """Raise :class:`DataError` unless ``dims`` (the network's input shape: ``(C, H, W)``,
+        ``(F,)``, ...) is the per-example shape of this task's inputs. For the user's arrays the
+        message names the file and its key ``x_train``.
 
         >>> from routegraph.data import load_task
         >>> load_task("synthetic", n_train=10, n_test=10).check_input_shape((3, 16, 16))
@@ -180,9 +211,13 @@ class Task:
         routegraph.errors.DataError: the network's input shape is [3, 16, 16], but the images of task 'synthetic' are [3, 32, 32]; write the spec's input as [3, 32, 32]
         """
         found = list(self.train_images.shape[1:])
-        if list(dims) != found:
-            raise DataError(f"{what} shape is {list(dims)}, but the images of task {self.name!r} are {found}; "
+        if list(dims) == found:
+            return
+        if self.origin is not None:
+            raise DataError(f"{self.origin}: x_train: examples of shape {found}, but {what} is {list(dims)}; "
                             f"write the spec's input as {found}")
+        raise DataError(f"{what} shape is {list(dims)}, but the images of task {self.name!r} are {found}; "
+                        f"write the spec's input as {found}")
 
     def summary(self) -> str:
         """Per-class counts of the stored splits as a small table."""

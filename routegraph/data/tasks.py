@@ -30,8 +30,10 @@ from routegraph.registry import Registry
 
 from .cifar import CIFAR_CLASSES, find_cifar, gamma_decode, load_cifar10
 from .mnist import draw_color_pairs, load_mnist_split, recolor, resize_digits
-from .folder import folder_path, input_options, load_folder_task
+from .arrays import load_npz_task, npz_class_names
+from .folder import folder_path, input_options, load_folder_task, scan_folder
 from .paths import cache_dirs, resolve_data_dir, writable_cache_dir
+from .schemes import scheme_path, schemes_hint
 from .seeding import generator_for
 from .task import SPLITS, Task, load_cached_task, save_task
 
@@ -204,7 +206,10 @@ def get_recipe(name: str) -> TaskRecipe:
         return TASKS.get(name)
     except UnknownNameError as exc:
         problem = exc.problems[0]
-        raise ConfigError(f"{problem.message} ({problem.allowed}; or folder:PATH for a folder of your own images)") from None
+        raise ConfigError(f"{problem.message} ({problem.allowed}; or {schemes_hint()})") from None
+
+# the loader of each scheme:PATH (routegraph.data.schemes): the user's own data
+SCHEME_LOADERS = {"folder": load_folder_task, "npz": load_npz_task}
 
 FILE_TASK_OPTIONS = ("rebuild", "cache")
 
@@ -221,6 +226,21 @@ def task_options_for_input(name: str, options: dict | None, dims) -> dict | None
     {'n_train': 10}
     """
     return input_options(options, dims) if folder_path(name) is not None else options
+
+
+def task_class_names(name: str) -> tuple[str, ...]:
+    """The class names of task ``name`` without building it: the recipe's, a folder's class folders
+    (no image is decoded), or a .npz's ``class_names`` (no input is read).
+
+    >>> task_class_names("cifar2")
+    ('horse', 'other')
+    """
+    source = scheme_path(name)
+    if source is None:
+        return get_recipe(name).class_names
+    if source[0] == "folder":
+        return scan_folder(source[1].expanduser())[0]
+    return npz_class_names(source[1].expanduser())
 
 
 def find_cached_task(name: str, data_dir: str | Path | None = None, seed: int = 0) -> Path | None:
@@ -242,15 +262,17 @@ def load_task(name: str, data_dir: str | Path | None = None, *, seed: int = 0, *
     ``cache=False`` builds without writing a cache. Options for 'synthetic' are
     those of :func:`routegraph.data.synthetic.generate_synthetic` (``n_train``, ...).
     ``folder:PATH`` is the user's own images (:mod:`routegraph.data.folder`; also
-    ``size``, ``channels``, ``resize``; see :func:`task_options_for_input`).
+    ``size``, ``channels``, ``resize``; see :func:`task_options_for_input`);
+    ``npz:PATH`` is the user's own arrays (:mod:`routegraph.data.arrays`).
 
     >>> task = load_task("synthetic", n_train=200, n_test=100, seed=1)
     >>> task.name, task.num_classes, len(task.test_labels)
     ('synthetic', 10, 100)
     >>> hybrid = load_task("hybrid", "/work/shared/data")   # doctest: +SKIP
     """
-    if folder_path(name) is not None:
-        return load_folder_task(name, data_dir, seed=seed, **options)
+    source = scheme_path(name)
+    if source is not None:
+        return SCHEME_LOADERS[source[0]](name, data_dir, seed=seed, **options)
     recipe = get_recipe(name)
     if recipe.build is None:
         from .synthetic import generate_synthetic

@@ -21,37 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import Any
 
-
-@dataclass(frozen=True)
-class TensorShape:
-    """Shape of one example's tensor, without the batch axis: (C, H, W) or (F,)."""
-
-    dims: tuple[int, ...]
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for d in self.dims:
-            n *= d
-        return n
-
-    def __str__(self) -> str:
-        return "x".join(map(str, self.dims))
-
-
-@dataclass(frozen=True)
-class PyramidShape:
-    """Shape of a feature pyramid: one (C, H, W) map per scale, finest first."""
-
-    levels: tuple[TensorShape, ...]
-
-    def __str__(self) -> str:
-        return "[" + ", ".join(map(str, self.levels)) + "]"
-
-
-Shape = Union[TensorShape, PyramidShape]
+from ..imports import DEFAULT_ALLOWED
+from ..kinds.shapes import PyramidShape, Shape, TensorShape  # noqa: F401  (their home is kinds/)
 
 #: Bytes per parameter and per activation value: modules are built in float32.
 PARAM_BYTES = 4
@@ -167,6 +140,8 @@ class CompiledGraph:
     params: dict[str, Any] = field(default_factory=dict)
     k_cpt_input: bool = False  # routers read 1e7 * k_cpt as an extra input (dynamic k_cpt)
     source: str = ""
+    # what build_model may import for module nodes; never saved (a run's reader grants its own)
+    allow_import: tuple[str, ...] = DEFAULT_ALLOWED
 
     # -- lookups ---------------------------------------------------------
     def node(self, name: str) -> CompiledNode:

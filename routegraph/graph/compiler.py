@@ -21,10 +21,12 @@ from typing import Any
 import networkx as nx
 
 from ..errors import Problem, SpecError, unknown_name
+from ..imports import granted
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
 )
-from .layers import SHAPE_RULES, ShapeProblem
+from ..kinds.registry import get_kind
+from ..kinds.shapes import ShapeProblem
 from .regions import build_regions
 
 
@@ -71,7 +73,8 @@ class _Compiler:
         self.check()
         order = self.topological_order(graph)
         self.check()
-        facts = self.infer_shapes(order)
+        with granted(self.spec.allow_import):  # what module nodes may import
+            facts = self.infer_shapes(order)
         self.check()
         regions, node_region, junction_region, sink_regions = build_regions(self, order)
         self.check()
@@ -160,8 +163,11 @@ class _Compiler:
             in_shapes = tuple(shapes[r] for r in refs)
             config = _config(node)
             try:
-                result = SHAPE_RULES.get(node.kind)(config, in_shapes)
+                result = get_kind(node.kind).rule(config, in_shapes)
             except ShapeProblem as exc:
+                if exc.at:  # a field of the node, not its input's shape
+                    self.problem(name, exc.at, exc.message, exc.allowed)
+                    continue
                 sources = ", ".join(f"{r!r} gives {shapes[r]}" for r in refs)
                 self.problem(name, "input", f"shape mismatch at {name!r} ({node.kind}): {exc.message}; {sources}", exc.allowed)
                 continue
@@ -183,7 +189,7 @@ class _Compiler:
             if layer.kind == "linear" and extra and isinstance(current, TensorShape) and len(current.dims) == 1:
                 in_shape, extra = TensorShape((current.dims[0] + 1,)), 0
             try:
-                result = SHAPE_RULES.get(layer.kind)(config, (in_shape,))
+                result = get_kind(layer.kind).rule(config, (in_shape,))
             except ShapeProblem as exc:
                 self.problem(node.name, f"router.layers.{k}", f"router of {node.name!r}, layer {k} ({layer.kind}): {exc.message}; it reads {node.router.reads!r} ({shape})", exc.allowed)
                 return None
@@ -225,7 +231,7 @@ class _Compiler:
             name=self.spec.name, input_name=self.spec.input.name,
             input_shape=TensorShape(tuple(self.spec.input.shape)), nodes=tuple(nodes),
             junctions=tuple(junctions), regions=regions, paths=paths, params=dict(self.spec.params),
-            k_cpt_input=self.k_cpt_input, source=self.spec.file,
+            k_cpt_input=self.k_cpt_input, source=self.spec.file, allow_import=self.spec.allow_import,
         )
 
 

@@ -201,7 +201,3 @@ def pyramid_kernel(sizes, in_hw: tuple[int, int], antialias: bool = False, chann
 
 def relu_kernel(x):
     return tuple(t.relu() for t in x) if isinstance(x, tuple) else x.relu()
-
-
-def flatten_kernel(x):
-    return (x[-1] if isinstance(x, tuple) else x).flatten(1)

@@ -18,6 +18,12 @@ Image files (PNG, JPEG, BMP, WebP: a folder of them, a glob pattern, or one
 file) are read by :func:`load_image_files` with the decoding the folder tasks
 are built with (:func:`routegraph.data.decode.decode_image`).
 
+Arrays **as they are** (:func:`to_network_input` with ``as_is``; how ``predict``
+reads inputs that are not images, ``[F]`` or ``[T, D]``, and any input of a run
+trained on ``npz:PATH`` arrays, which were used as given): float or integer
+``[N, *shape]`` of the network's input shape, made float32, no scaling, no colour
+conversion. Arrays come from a ``.npy`` or from the key ``x`` of a ``.npz``.
+
 The layout is recognised from the network's input shape ``(C, H, W)``; a
 single image without the batch axis is accepted too. ``colour`` overrides
 the default decoding (``"srgb"``: apply ``v ** 2.2`` to [0, 1] values;
@@ -37,9 +43,24 @@ GAMMA = 2.2
 COLOURS = ("auto", "srgb", "linear")
 
 
-def load_images(path: str | Path, input_shape: tuple[int, ...], colour: str = "auto") -> torch.Tensor:
-    """Read ``path`` (.npy) and convert it with :func:`to_network_input`."""
-    return to_network_input(_load_npy(path, "images"), input_shape, colour, where=str(path))
+def load_images(path: str | Path, input_shape: tuple[int, ...], colour: str = "auto", as_is: bool = False) -> torch.Tensor:
+    """Read ``path`` (a .npy, or the key ``x`` of a .npz) and convert it with :func:`to_network_input`."""
+    if str(path).endswith(".npz"):
+        return to_network_input(_load_npz_x(path), input_shape, colour, where=f"{path}: x", as_is=as_is)
+    return to_network_input(_load_npy(path, "images"), input_shape, colour, where=str(path), as_is=as_is)
+
+
+def takes_as_is(data: str | None, input_shape: tuple[int, ...]) -> bool:
+    """Whether ``predict`` reads arrays as they are for a run trained on ``data`` with this input:
+    for inputs that are not images, and for runs on ``npz:PATH`` arrays (used as given in training).
+
+    >>> takes_as_is("npz:blobs.npz", (3, 32, 32)), takes_as_is("hybrid", (12,)), takes_as_is("hybrid", (3, 32, 32))
+    (True, True, False)
+    """
+    from ..data.augment import is_image
+    from ..data.schemes import path_of
+
+    return not is_image(input_shape) or path_of(str(data), "npz") is not None
 
 
 def load_image_files(source: str | Path, input_shape: tuple[int, ...], resize: str = "crop") -> tuple[torch.Tensor, list[str]]:
@@ -110,12 +131,34 @@ def _load_npy(path: str | Path, what: str) -> np.ndarray:
     return array
 
 
-def to_network_input(array, input_shape: tuple[int, ...], colour: str = "auto", where: str = "images") -> torch.Tensor:
-    """float32 ``[N, C, H, W]`` in linear colour space from a uint8 or float array (see module doc)."""
+def _load_npz_x(path: str | Path) -> np.ndarray:
+    """The key ``x`` of a .npz file; anything else is a DataError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "x" not in archive.files:
+                raise DataError(f"{path}: no key 'x' (keys: {', '.join(archive.files) or 'none'}); save the inputs "
+                                "with numpy.savez(path, x=inputs)")
+            return archive["x"]
+    except DataError:
+        raise
+    except Exception as exc:  # a pickle, garbage, a damaged member
+        raise DataError(f"{path}: not a .npz of arrays ({type(exc).__name__}: {exc}); save the inputs with "
+                        "numpy.savez(path, x=inputs)") from None
+
+
+def to_network_input(array, input_shape: tuple[int, ...], colour: str = "auto", where: str = "images",
+                     as_is: bool = False) -> torch.Tensor:
+    """float32 ``[N, C, H, W]`` in linear colour space from a uint8 or float array (see module doc);
+    with ``as_is``, float32 ``[N, *input_shape]`` from float or integer values as they are."""
     if colour not in COLOURS:
         raise DataError(f"colour must be one of {COLOURS}, got {colour!r}")
     array = np.asarray(array)
     shape = tuple(int(d) for d in input_shape)
+    if as_is:
+        return _as_is(array, shape, where)
     accepted = _accepted(shape)
     if array.ndim == len(shape):
         array = array[None]
@@ -142,6 +185,20 @@ def to_network_input(array, input_shape: tuple[int, ...], colour: str = "auto", 
     else:
         raise DataError(f"{where}: dtype {array.dtype}; expected uint8 (0..255) or float in [0, 1]")
     return values.pow_(GAMMA) if srgb else values
+
+
+def _as_is(array: np.ndarray, shape: tuple[int, ...], where: str) -> torch.Tensor:
+    if array.ndim == len(shape):
+        array = array[None]
+    if tuple(array.shape[1:]) != shape:
+        raise DataError(f"{where}: array of shape {list(array.shape)}; expected [N, {', '.join(map(str, shape))}] "
+                        "(the network's input, values as in training)")
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise DataError(f"{where}: dtype {array.dtype}; expected float or integer inputs")
+    values = torch.from_numpy(np.array(array, dtype=np.float32))
+    if not torch.isfinite(values).all():
+        raise DataError(f"{where}: inputs contain NaN or infinity")
+    return values
 
 
 def _accepted(shape: tuple[int, ...]) -> str:

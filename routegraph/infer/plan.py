@@ -5,8 +5,11 @@ For every region of the compiled graph's region tree the plan holds
 * ``steps``: the region's nodes as ``(kernel, input names, output name,
   names to release)``, with eval-mode batch normalization folded into the
   convolution or linear layer before it and a following ReLU fused in (see
-  :mod:`.fold`), the multiscale convolutions' per-scale convs fused, and plain
-  callables instead of ``nn.Module`` calls; values are released after their
+  :mod:`.fold`; these peephole fusions are keyed by kind name here), and
+  every other node as the kernel its kind declares
+  (:attr:`routegraph.kinds.LayerKind.kernel`: the multiscale convolutions'
+  per-scale convs fused, plain callables instead of ``nn.Module`` calls) or,
+  for a kind without one, its own ``nn.Module``; values are released after their
   last use so that large maps are freed (and their memory reused) early;
 * how it ends: a classifier (a *leaf*, with its index in ``graph.classifiers``)
   or a junction (its router as one callable, the tensor it reads, its child
@@ -32,6 +35,9 @@ from typing import Callable
 import torch
 
 from ..graph.compiled import CompiledGraph, PyramidShape
+from ..kinds import relu as relu_kind
+from ..kinds.registry import get_kind
+from ..nn.layers import SameConv2d
 from ..nn.model import K_CPT_INPUT_SCALE, RoutedNetwork, module_key
 from . import fold as K
 
@@ -133,11 +139,14 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
     classifiers = set(graph.classifiers)
 
     def sole_reader(name: str, kind: str) -> str | None:
-        """The one node of ``kind`` that reads ``name``, in the same region, if nothing else does."""
+        """The one node of ``kind`` that reads ``name``, in the same region, if nothing else does
+        (a relu only if it is the built-in one: a kind may be replaced by user code)."""
         rs = readers.get(name, [])
         if len(rs) != 1 or name in junction_reads or name in classifiers:
             return None
         r = rs[0]
+        if kind == "relu" and not _builtin_relu(model.nodes[module_key(r)]):
+            return None
         return r if kinds[r] == kind and region_of[r] == region_of[name] else None
 
     regions = [RegionPlan(id=r.id, steps=[]) for r in graph.regions]
@@ -148,7 +157,7 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
         module = model.nodes[module_key(node.name)]
         kernel, out = None, node.name
         if opts["kernels"]:
-            if node.kind in ("conv2d", "linear"):
+            if (node.kind, type(module)) in (("conv2d", SameConv2d), ("linear", torch.nn.Linear)):
                 bn = sole_reader(node.name, "batchnorm") if opts["fold_bn"] else None
                 affine = K.bn_affine(model.nodes[module_key(bn)]) if bn else None
                 if affine is None:
@@ -161,28 +170,14 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
                     kernel = K.linear_kernel(module, affine, bool(relu))
                 fused_away.update(x for x in (bn, relu) if x)
                 out = relu or tail
-            elif node.kind == "classifier":
-                kernel = K.linear_kernel(module)
             elif node.kind == "batchnorm" and opts["fold_bn"]:
                 relu = sole_reader(node.name, "relu")
                 kernel = K.bn_kernel(module, bool(relu))
                 if kernel is not None and relu:
                     fused_away.add(relu)
                     out = relu
-            elif node.kind == "multiscale_conv" and opts["fuse_multiscale"] and opts["fold_bn"]:
-                try:
-                    kernel = K.multiscale_kernel(module, opts["fuse_multiscale"], opts["channels_last"], opts["fast_pool"])
-                except ValueError:
-                    kernel = None
-            elif node.kind == "relu":
-                kernel = K.relu_kernel
-            elif node.kind == "flatten":
-                kernel = K.flatten_kernel
-            elif node.kind == "maxpool" and opts["fast_pool"]:
-                kernel = K.maxpool_kernel(module)
-            elif node.kind == "pyramid":
-                kernel = K.pyramid_kernel(node.config["sizes"], tuple(node.in_shapes[0].dims[1:]),
-                                          node.config.get("antialias", False), opts["channels_last"])
+            else:  # the kind's own kernel, if it has one; else its module runs
+                kernel = _kind_kernel(module, node, opts)
         regions[node.region].steps.append((kernel or module, node.inputs, out))
 
     for jx, junction in enumerate(graph.junctions):
@@ -275,6 +270,18 @@ def _router_levels(junction, levels_of):
     return None
 
 
+def _builtin_relu(module) -> bool:
+    """Whether ``module`` is the built-in relu kind's (the peephole fuses only that one)."""
+    return getattr(module, "fn", None) is relu_kind.relu
+
+
+def _kind_kernel(module, layer, opts) -> Callable | None:
+    """The kernel the layer's kind declares (:attr:`routegraph.kinds.LayerKind.kernel`), or None:
+    then its ``nn.Module`` runs."""
+    factory = get_kind(layer.kind).kernel_factory()
+    return None if factory is None else factory(module, layer, opts)
+
+
 def _router_kernel(router, junction, opts) -> Callable:
     """The router as ``fn(x, k_column)``; ``k_column`` ([B or 1, 1], already scaled by 1e7)
     is concatenated before the first linear layer for dynamic-k_cpt networks."""
@@ -287,24 +294,22 @@ def _router_kernel(router, junction, opts) -> Callable:
             steps.append((module, cat_k))
             i += 1
             continue
-        if kind == "linear":
+        if kind == "linear" and isinstance(module, torch.nn.Linear):
             affine, j = None, i + 1
             if opts["fold_bn"] and j < len(layers) and layers[j].kind == "batchnorm":
                 affine = K.bn_affine(modules[j])
                 if affine is not None:
                     j += 1
-            relu = j < len(layers) and layers[j].kind == "relu"
+            relu = j < len(layers) and layers[j].kind == "relu" and _builtin_relu(modules[j])
             steps.append((K.linear_kernel(module, affine, relu), cat_k))
             i = j + (1 if relu else 0)
             continue
-        if kind == "relu":
-            steps.append((K.relu_kernel, cat_k))
-        elif kind == "flatten":
-            steps.append((K.flatten_kernel, cat_k))
-        elif kind == "batchnorm" and opts["fold_bn"]:
+        if kind == "batchnorm" and opts["fold_bn"]:
             steps.append((K.bn_kernel(module) or module, cat_k))
-        else:
+        elif kind == "batchnorm":
             steps.append((module, cat_k))
+        else:
+            steps.append((_kind_kernel(module, layers[i], opts) or module, cat_k))
         i += 1
     if len(steps) == 3 and not any(c for _, c in steps):
         (f0, _), (f1, _), (f2, _) = steps

@@ -1,10 +1,11 @@
-"""Torch modules for each primitive layer kind.
+"""Torch modules the layer kinds build (:mod:`routegraph.kinds`: each kind's ``build``).
 
-``MODULE_BUILDERS`` maps a kind to ``builder(layer) -> nn.Module`` where
-``layer`` is a :class:`~routegraph.graph.compiled.CompiledLayer` or
-``CompiledNode`` (both carry ``config``, ``in_shapes`` and ``out_shape``).
-Every built module's ``forward`` takes the node's inputs positionally; a
-pyramid travels as a tuple of tensors, finest first.
+A builder is ``build(layer) -> nn.Module`` where ``layer`` is a
+:class:`~routegraph.graph.compiled.CompiledLayer` or ``CompiledNode`` (both
+carry ``config``, ``in_shapes`` and ``out_shape``); :func:`build_module` looks
+the kind up in the registry. Every built module's ``forward`` takes the node's
+inputs positionally; a pyramid travels as a tuple of tensors, finest first.
+``MODULE_BUILDERS`` is a read-only view of the registry (``.get(kind)``).
 
 Initialisation follows the paper: Xavier-uniform weights, zero biases, and
 zero weights where ``config['init'] == 'zeros'`` (the routers' last layers).
@@ -15,10 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..graph.layers import conv_geometry, multiscale_plan
-from ..registry import Registry
+from ..kinds.multiscale_conv import multiscale_plan
+from ..kinds.registry import KindView, get_kind
+from ..kinds.shapes import TensorShape, conv_geometry
 
-MODULE_BUILDERS: Registry = Registry("layer kind", "builder(layer: CompiledLayer | CompiledNode) -> nn.Module")
+MODULE_BUILDERS = KindView("build")
+
+
+def build_module(layer) -> nn.Module:
+    """The module of a compiled node or router layer, from its kind's builder."""
+    return get_kind(layer.kind).builder()(layer)
 
 
 def init_weight(module: nn.Module, init: str = "xavier") -> nn.Module:
@@ -37,7 +44,7 @@ class SameConv2d(nn.Module):
     def __init__(self, cin: int, cout: int, in_hw: tuple[int, int], kernel: int, stride: int = 1,
                  padding="same", bias: bool = False, init: str = "xavier"):
         super().__init__()
-        geometry = conv_geometry({"kernel": kernel, "stride": stride, "padding": padding}, _Shape((cin,) + in_hw))
+        geometry = conv_geometry({"kernel": kernel, "stride": stride, "padding": padding}, TensorShape((cin,) + tuple(in_hw)))
         oh, ow, kh, kw = geometry
         if padding == "same":
             ph = max((oh - 1) * stride + kh - in_hw[0], 0)
@@ -68,11 +75,6 @@ class SameConv2d(nn.Module):
         return (self.pad == other.pad and a.kernel_size == b.kernel_size and a.stride == b.stride
                 and a.padding == b.padding and a.dilation == b.dilation and a.groups == b.groups == 1
                 and a.padding_mode == b.padding_mode)
-
-
-class _Shape:  # minimal stand-in so conv_geometry can be shared with the compiler
-    def __init__(self, dims):
-        self.dims = dims
 
 
 class MultiscaleConv(nn.Module):
@@ -139,99 +141,8 @@ class Lambda(nn.Module):
         return self.description
 
 
-def _relu(x):
-    return tuple(F.relu(t) for t in x) if isinstance(x, tuple) else F.relu(x)
-
-
-def _flatten(x):
-    return (x[-1] if isinstance(x, tuple) else x).flatten(1)
-
-
-@MODULE_BUILDERS.register("conv2d")
-def _conv(layer):
-    c = layer.config
-    cin, h, w = layer.in_shapes[0].dims
-    return SameConv2d(cin, c["channels"], (h, w), c["kernel"], c["stride"], c["padding"], c["bias"], c["init"])
-
-
-@MODULE_BUILDERS.register("linear")
-def _linear(layer):
-    c = layer.config
-    return init_weight(nn.Linear(layer.in_shapes[0].dims[0], c["features"], bias=c.get("bias", True)), c.get("init", "xavier"))
-
-
-@MODULE_BUILDERS.register("classifier")
-def _classifier(layer):
-    c = layer.config
-    return init_weight(nn.Linear(layer.in_shapes[0].dims[0], c["classes"], bias=c.get("bias", True)), c.get("init", "xavier"))
-
-
-@MODULE_BUILDERS.register("batchnorm")
-def _batchnorm(layer):
-    dims = layer.in_shapes[0].dims
-    cls = nn.BatchNorm1d if len(dims) == 1 else nn.BatchNorm2d
-    return cls(dims[0], eps=layer.config.get("eps", 1e-6), momentum=layer.config.get("momentum", 0.1))
-
-
-@MODULE_BUILDERS.register("relu")
-def _relu_builder(layer):
-    return Lambda(_relu, "relu")
-
-
-@MODULE_BUILDERS.register("maxpool")
-def _maxpool(layer):
-    k = layer.config.get("kernel", 2)
-    return nn.MaxPool2d(k, layer.config.get("stride") or k)
-
-
-@MODULE_BUILDERS.register("resize")
-def _resize(layer):
-    size, antialias = layer.config["size"], layer.config.get("antialias", False)
-    return Lambda(lambda x: F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias),
-                  f"bilinear to {size}x{size}")
-
-
 def pyramid_levels(x, sizes, in_hw: tuple[int, int], antialias: bool = False) -> tuple:
     """The levels of a bilinear pyramid: each ``size x size``; a level the size of the
     input (``in_hw``, height and width) is the input itself, any other is resized."""
     return tuple(x if (s, s) == in_hw else F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False,
                                                         antialias=antialias) for s in sizes)
-
-
-@MODULE_BUILDERS.register("pyramid")
-def _pyramid(layer):
-    sizes, antialias = layer.config["sizes"], layer.config.get("antialias", False)
-    in_hw = tuple(layer.in_shapes[0].dims[1:])
-    return Lambda(lambda x: pyramid_levels(x, sizes, in_hw, antialias), f"bilinear pyramid {sizes}")
-
-
-@MODULE_BUILDERS.register("multiscale_conv")
-def _multiscale(layer):
-    return MultiscaleConv(layer.config, layer.in_shapes[0])
-
-
-@MODULE_BUILDERS.register("select_scale")
-def _select(layer):
-    index = layer.config.get("index", -1)
-    return Lambda(lambda x: x[index], f"scale {index}")
-
-
-@MODULE_BUILDERS.register("flatten")
-def _flatten_builder(layer):
-    return Lambda(_flatten, "flatten")
-
-
-@MODULE_BUILDERS.register("concat")
-def _concat(layer):
-    return Lambda(lambda *xs: torch.cat(xs, dim=1), "concat")
-
-
-@MODULE_BUILDERS.register("add")
-def _add(layer):
-    def add(*xs):
-        total = xs[0]
-        for x in xs[1:]:
-            total = total + x
-        return total
-
-    return Lambda(add, "add")

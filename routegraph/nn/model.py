@@ -22,7 +22,8 @@ from torch import nn
 from ..errors import Problem, SpecError
 from ..graph.compiled import CompiledGraph, CompiledJunction
 from ..graph.summary import format_bytes
-from .layers import MODULE_BUILDERS
+from ..imports import granted
+from .layers import build_module
 
 #: Routers read ``K_CPT_INPUT_SCALE * k_cpt`` as their extra input (reference: 1e7).
 K_CPT_INPUT_SCALE = 1e7
@@ -51,7 +52,7 @@ class Router(nn.Module):
 
     def __init__(self, junction: CompiledJunction, k_cpt_input: bool):
         super().__init__()
-        self.layers = nn.ModuleList(MODULE_BUILDERS.get(layer.kind)(layer) for layer in junction.router)
+        self.layers = nn.ModuleList(build_module(layer) for layer in junction.router)
         kinds = [layer.kind for layer in junction.router]
         self.k_cpt_at = kinds.index("linear") if k_cpt_input and "linear" in kinds else -1
 
@@ -89,7 +90,8 @@ class RoutedNetwork(nn.Module):
     def __init__(self, graph: CompiledGraph):
         super().__init__()
         self.graph = graph
-        self.nodes = nn.ModuleDict({module_key(n.name): MODULE_BUILDERS.get(n.kind)(n) for n in graph.nodes})
+        with granted(graph.allow_import):  # what module nodes may import
+            self.nodes = nn.ModuleDict({module_key(n.name): build_module(n) for n in graph.nodes})
         self.routers = nn.ModuleDict({module_key(j.name): Router(j, graph.k_cpt_input) for j in graph.junctions})
         self.register_buffer("region_ops", torch.tensor([r.ops for r in graph.regions], dtype=torch.float64), persistent=False)
         # Execution order: nodes and routers interleaved topologically (routers right after what they read).

@@ -8,6 +8,14 @@ here imports torch.
 from __future__ import annotations
 
 from .loader import load_spec, loads_spec, parse_overrides
-from .schema import LAYER_KINDS, NODE_KINDS, Spec, SpecFile
+from .schema import Spec, SpecFile, spec_types
 
-__all__ = ["LAYER_KINDS", "NODE_KINDS", "Spec", "SpecFile", "load_spec", "loads_spec", "parse_overrides"]
+__all__ = ["LAYER_KINDS", "NODE_KINDS", "Spec", "SpecFile", "load_spec", "loads_spec", "parse_overrides",
+           "spec_types"]
+
+
+def __getattr__(name: str):
+    # the kind lists are derived from the kind registry when asked for
+    if name in ("LAYER_KINDS", "NODE_KINDS"):
+        return getattr(spec_types(), name.lower())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,10 @@
 """The JSON Schema of spec files, for editor completion and checking.
 
 Generated from the pydantic models (:mod:`.schema`): the top level
-(``SpecFile``), every node model (``NODE_MODELS``, ``JunctionNode``,
-``ClassifierNode``), template uses (``UseSpec``) and the primitive layers of
-``blocks`` (``LAYER_MODELS``). A ``${...}`` string is accepted wherever a
+(``SpecFile``), every node model of the kinds registered when it is called
+(:func:`~routegraph.spec.schema.spec_types`: layer kinds, ``junction``,
+``classifier``, and a user's or plugin's kinds), template uses (``UseSpec``)
+and the layers of ``blocks``. A ``${...}`` string is accepted wherever a
 number, boolean, list, choice or name is expected, since the loader evaluates
 expressions before validating. Put this line at the top of a spec file::
 
@@ -19,7 +20,7 @@ from typing import Any, Union
 
 from pydantic import Field, create_model
 
-from .schema import LayerSpec, NodeSpec, SpecFile, TemplateSpec, UseSpec
+from .schema import SpecFile, TemplateSpec, UseSpec, spec_types
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 #: Accepted in place of any non-string value: a string containing ``${``.
@@ -29,7 +30,8 @@ _META = ("title", "description", "default", "examples")
 
 def _authoring_model():
     """SpecFile with its free-form parts (node lists, blocks) typed for editors."""
-    entry = Union[NodeSpec, UseSpec]
+    types = spec_types()
+    entry = Union[types.node_union, UseSpec]
     template = create_model(
         "TemplateSpec", __base__=TemplateSpec, __module__=__name__,
         nodes=(list[entry], Field(min_length=1, description=TemplateSpec.model_fields["nodes"].description)),
@@ -38,7 +40,7 @@ def _authoring_model():
     fields = SpecFile.model_fields
     model = create_model(
         "SpecFile", __base__=SpecFile, __module__=__name__,
-        blocks=(dict[str, list[LayerSpec]], Field(default_factory=dict, description=fields["blocks"].description)),
+        blocks=(dict[str, list[types.layer_union]], Field(default_factory=dict, description=fields["blocks"].description)),
         templates=(dict[str, template], Field(default_factory=dict, description=fields["templates"].description)),
         nodes=(list[entry], Field(min_length=1, description=fields["nodes"].description)),
     )

@@ -20,27 +20,31 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ..errors import ConfigError, Problem, SpecError, did_you_mean, known_names
+from ..imports import allowed_prefixes, allowed_text, refusal
+from ..kinds.registry import RESERVED, get_kind
 from .expand import Expander, Frame, check_identifier, scoped, unscoped
 from .expressions import POISON
 from .problems import Problems, add_validation_errors
-from .schema import LAYER_KINDS, ROUTER_LAYER_KINDS, NodeSpec, Spec, SpecFile
+from .schema import Spec, SpecFile, spec_types
 from .yaml_loc import Loc, Y, located, parse_located, parse_scalar, plain, read_text, record_locations
 
-_NODE_ADAPTER = TypeAdapter(NodeSpec)
 _TOP_KEYS = tuple(field.alias or name for name, field in SpecFile.model_fields.items())
 
 
-def load_spec(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> Spec:
+def load_spec(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+              allow_import: Iterable[str] | None = None) -> Spec:
     """Read, expand and validate the spec file at ``path``.
 
     ``overrides`` replace params before expansion (``{"width": 2}``); an
-    unknown name is a :class:`SpecError`.
+    unknown name is a :class:`SpecError`. ``allow_import``: module prefixes that
+    ``module`` nodes may import besides ``torch.nn`` and ``$ROUTEGRAPH_ALLOW_IMPORT``'s
+    (checked here without importing anything; see :mod:`routegraph.imports`).
     """
     file = os.fspath(path)
-    return loads_spec(read_text(file), file=file, overrides=overrides)
+    return loads_spec(read_text(file), file=file, overrides=overrides, allow_import=allow_import)
 
 
 def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
@@ -67,8 +71,11 @@ def parse_overrides(items: Iterable[str] | None) -> dict[str, Any]:
     return out
 
 
-def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | None = None) -> Spec:
-    """Expand and validate a spec given as YAML text; ``file`` names it in messages."""
+def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | None = None, *,
+               allow_import: Iterable[str] | None = None) -> Spec:
+    """Expand and validate a spec given as YAML text; ``file`` names it in messages
+    (``overrides``, ``allow_import``: as for :func:`load_spec`)."""
+    prefixes = allowed_prefixes(allow_import)
     root = parse_located(text, file)
     problems = Problems(file)
     if not isinstance(root.v, dict):
@@ -98,7 +105,7 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
         problems.raise_if_any()
     expander.expand(root.v["nodes"], scope, Frame(), ())
     expander.resolve_references()
-    nodes, locations = _validate_nodes(expander, problems, top.get("input"))
+    nodes, locations = _validate_nodes(expander, problems, top.get("input"), prefixes)
     problems.raise_if_any()
     if spec_file is None:  # every top-level error followed from one already reported: cannot happen
         raise SpecError(Problem("invalid spec", file=file, line=1, col=1))
@@ -110,7 +117,7 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
     locations["nodes"] = (root.v["nodes"].loc.line, root.v["nodes"].loc.col, "nodes")
     return Spec(
         name=spec_file.name, description=spec_file.description, file=file, params=params,
-        input=spec_file.input, nodes=tuple(nodes), locations=locations,
+        input=spec_file.input, nodes=tuple(nodes), locations=locations, allow_import=prefixes,
     )
 
 
@@ -183,27 +190,29 @@ def _setup_definitions(expander: Expander, root: Y, broken_paths: set[str], prob
                 expander.template_args[name] = args
 
 
-def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None):
+def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None, prefixes: tuple[str, ...]):
     nodes = []
     locations: dict[str, tuple[int, int, str]] = {}
     first_seen: dict[str, Loc] = {}
     input_name = "image"
     if input_y is not None and isinstance(input_y.v, dict) and isinstance(getattr(input_y.v.get("name"), "v", None), str):
         input_name = input_y.v["name"].v
+    types = spec_types()  # the kinds registered now
     for pending in expander.pending():
         if "kind" in pending.failed:
             continue
         data = unscoped(plain(pending.y))
         if data.get("kind") == "junction":
-            _check_router_kinds(pending, problems)
+            _check_router_kinds(pending, problems, types)
         try:
-            node = _NODE_ADAPTER.validate_python(data)
+            node = types.node_adapter.validate_python(data)
         except ValidationError as exc:
-            add_validation_errors(problems, exc, data, pending.y, NodeSpec, instance=pending.instance,
+            add_validation_errors(problems, exc, data, pending.y, types.node_union, instance=pending.instance,
                                   failed=pending.failed)
             continue
         if pending.failed:
             continue
+        _check_imports(node, pending, problems, prefixes)
         name_y = pending.y.v["name"]
         if node.name == input_name:
             problems.add(f"node name {node.name!r} is the name of the network input", name_y.loc,
@@ -219,7 +228,18 @@ def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None):
     return nodes, locations
 
 
-def _check_router_kinds(pending, problems: Problems) -> None:
+def _check_imports(node, pending, problems: Problems, prefixes) -> None:
+    """A node's import targets (its kind's ``imports``) against the permission, without importing."""
+    if node.kind in RESERVED:  # a junction: the compiler's own node, no declaration
+        return
+    declared = get_kind(node.kind).imports
+    for field, target in (declared(node.model_dump()) if declared else {}).items():
+        why = refusal(target, prefixes)
+        if why:
+            problems.add(why, pending.y.v[field].loc, allowed=allowed_text(prefixes), instance=pending.instance)
+
+
+def _check_router_kinds(pending, problems: Problems, types) -> None:
     """Layer kinds that exist but cannot be router steps (a pyramid, a concat, ...)."""
     router = pending.y.get("router")
     layers = router.get("layers") if router is not None else None
@@ -227,6 +247,6 @@ def _check_router_kinds(pending, problems: Problems) -> None:
         return
     for layer in layers.v:
         kind = layer.get("kind")
-        if kind is not None and kind.v in LAYER_KINDS and kind.v not in ROUTER_LAYER_KINDS:
+        if kind is not None and kind.v in types.layer_kinds and kind.v not in types.router_kinds:
             problems.add(f"a router cannot contain a {kind.v!r} layer", kind.loc,
-                         allowed="router layers: " + ", ".join(ROUTER_LAYER_KINDS), instance=pending.instance)
+                         allowed="router layers: " + ", ".join(types.router_kinds), instance=pending.instance)

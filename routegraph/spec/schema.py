@@ -4,195 +4,39 @@ A spec file is validated in two stages (see :mod:`routegraph.spec.loader`):
 templates and ``${...}`` expressions are expanded first, then every node is
 validated against the models below. Every model forbids unknown keys.
 
-Primitive layers (``LAYER_MODELS``) can appear as graph nodes (with ``name``
-and ``input``) or as steps of a router sequence (without them).
+The layer kinds' models live with their kinds (:mod:`routegraph.kinds`);
+what validates a node is derived from the kind registry when it is used
+(:func:`spec_types`), so a kind registered later is included. A layer kind
+appears as a graph node (its model plus ``name`` and ``input``) or as a step
+of a router or block (without them); ``junction`` is the compiler's own node
+and ``classifier`` a ``node_only`` kind (never a router step).
+
+``LAYER_MODELS``, ``LAYER_KINDS``, ``ROUTER_LAYER_KINDS``, ``NODE_MODELS``,
+``NODE_KINDS``, ``LayerSpec``, ``NodeSpec`` and the model classes by name
+(``Conv2dNode``...) stay importable from here: each is derived on access.
+
+>>> spec_types().router_kinds
+('conv2d', 'linear', 'batchnorm', 'relu', 'maxpool', 'select_scale', 'flatten')
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, create_model
 
-#: Largest integer a spec field accepts: torch sizes are 64-bit.
-MAX_INT = 2**63 - 1
-
-
-def _refuse_bool(error_type: str, message: str):
-    """A validator refusing ``true``/``false`` where a number is meant (pydantic's lax
-    mode would read them as 1 and 0)."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise PydanticCustomError(error_type, message)
-        return value
-
-    return BeforeValidator(check)
-
-
-_NOT_BOOL_INT = _refuse_bool("int_type", "Input should be a valid integer")
-_NOT_BOOL_FLOAT = _refuse_bool("float_type", "Input should be a valid number")
-
-
-def _only_bool(value: Any) -> Any:
-    """Booleans are ``true`` or ``false``, not 1, 0 or ``"yes"``."""
-    if not isinstance(value, bool):
-        raise PydanticCustomError("bool_type", "Input should be true or false")
-    return value
-
-
-def spec_int(**bounds) -> Any:
-    """The spec's integer type: never a boolean, and within 64 bits (``bounds``: gt, ge)."""
-    if "gt" not in bounds and "ge" not in bounds:
-        bounds["ge"] = -MAX_INT
-    # constraints before the validator, so they stay plain JSON-schema keywords
-    return Annotated[int, Field(le=MAX_INT, **bounds), _NOT_BOOL_INT]
-
-
-def spec_float(**bounds) -> Any:
-    """The spec's number type: an integer or a float, never a boolean."""
-    return Annotated[float, Field(**bounds), _NOT_BOOL_FLOAT]
-
-
-Int = spec_int()
-PosInt = spec_int(gt=0)
-NonNegInt = spec_int(ge=0)
-Float = spec_float()
-Bool = Annotated[bool, BeforeValidator(_only_bool)]
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="node name: letters, digits, '_', dotted for template instances")]
-Init = Literal["xavier", "zeros"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---------------------------------------------------------------- primitive layers
-class Conv2dLayer(Strict):
-    """2-D convolution. The kernel is clipped to the map size under 'same' padding."""
-
-    kind: Literal["conv2d"]
-    channels: PosInt = Field(description="output channels")
-    kernel: PosInt = Field(3, description="square kernel size")
-    stride: PosInt = Field(1, description="step between kernel positions")
-    padding: Literal["same", "valid"] | NonNegInt = Field("same", description="'same', 'valid' or a pixel count")
-    bias: Bool = Field(False, description="add a learned bias")
-    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
-
-
-class LinearLayer(Strict):
-    """Fully connected layer on a flat feature vector."""
-
-    kind: Literal["linear"]
-    features: PosInt = Field(description="output features")
-    bias: Bool = Field(True, description="add a learned bias")
-    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
-
-
-class BatchNormLayer(Strict):
-    """Batch normalization (BN over channels, or over features of a flat vector)."""
-
-    kind: Literal["batchnorm"]
-    eps: spec_float(gt=0) = Field(1e-6, description="added to the variance")
-    momentum: spec_float(gt=0, le=1) = Field(0.1, description="PyTorch convention: 0.1 == running-average decay 0.9")
-
-
-class ReluLayer(Strict):
-    """Rectified linear unit (applies to every level of a pyramid)."""
-
-    kind: Literal["relu"]
-
-
-class MaxPoolLayer(Strict):
-    """Max pooling; ``stride`` defaults to ``kernel``."""
-
-    kind: Literal["maxpool"]
-    kernel: PosInt = Field(2, description="square window size")
-    stride: PosInt | None = Field(None, description="step between windows (default: kernel)")
-
-
-class ResizeLayer(Strict):
-    """Parameter-free bilinear resize to ``size`` x ``size`` pixels."""
-
-    kind: Literal["resize"]
-    size: PosInt = Field(description="output height and width in pixels")
-    antialias: Bool = Field(False, description="antialias when shrinking")
-
-
-class PyramidLayer(Strict):
-    """Builds an image pyramid by bilinear resizing, finest first (e.g. [32, 16, 8, 4])."""
-
-    kind: Literal["pyramid"]
-    sizes: Annotated[list[PosInt], Field(min_length=1)] = Field(description="level sizes in pixels, finest first")
-    antialias: Bool = Field(False, description="antialias when shrinking")
-
-
-class MultiscaleConvLayer(Strict):
-    """The paper's multiscale convolution over the coarsest ``len(channels)`` input scales.
-
-    Finest output: conv(input at that scale). Each coarser output k:
-    conv(input at k) + conv(maxpool2x2(output k-1)). Then BN + ReLU per scale.
-    """
-
-    kind: Literal["multiscale_conv"]
-    channels: Annotated[list[PosInt], Field(min_length=1, description="output channels per scale, finest first")]
-    kernel: PosInt = Field(3, description="square kernel size of every conv (clipped to the map size)")
-    eps: spec_float(gt=0) = Field(1e-6, description="batch-norm epsilon")
-    momentum: spec_float(gt=0, le=1) = Field(0.1, description="batch-norm momentum (PyTorch convention)")
-
-
-class SelectScaleLayer(Strict):
-    """Takes one level of a pyramid (default: the coarsest, -1)."""
-
-    kind: Literal["select_scale"]
-    index: Int = Field(-1, description="pyramid level, Python-style (0 finest, -1 coarsest)")
-
-
-class FlattenLayer(Strict):
-    """Flattens a (C, H, W) map, or the coarsest level of a pyramid, to a vector."""
-
-    kind: Literal["flatten"]
-
-
-class ConcatLayer(Strict):
-    """Concatenates inputs along channels (maps of equal size) or features."""
-
-    kind: Literal["concat"]
-
-
-class AddLayer(Strict):
-    """Element-wise sum of inputs of equal shape."""
-
-    kind: Literal["add"]
-
-
-LAYER_MODELS: tuple[type[Strict], ...] = (
-    Conv2dLayer, LinearLayer, BatchNormLayer, ReluLayer, MaxPoolLayer, ResizeLayer,
-    PyramidLayer, MultiscaleConvLayer, SelectScaleLayer, FlattenLayer, ConcatLayer, AddLayer,
+from ..imports import DEFAULT_ALLOWED
+from ..kinds import registry as _registry
+from ..kinds.classifier import ClassifierNode  # noqa: F401  (a node_only kind; re-exported)
+from ..kinds.fields import (  # noqa: F401  (re-exported: their home is kinds/fields.py)
+    MAX_INT, NAME_PATTERN, Bool, Float, Init, Int, Name, NonNegInt, PosInt, Strict, spec_float, spec_int,
 )
-LAYER_KINDS: tuple[str, ...] = tuple(m.model_fields["kind"].annotation.__args__[0] for m in LAYER_MODELS)
-#: Kinds that may appear inside a router sequence.
-ROUTER_LAYER_KINDS = ("linear", "batchnorm", "relu", "flatten", "conv2d", "maxpool", "select_scale")
-
-LayerSpec = Annotated[Union[tuple(LAYER_MODELS)], Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- graph nodes
 class NodeFields(Strict):
     name: Name
     input: Name | Annotated[list[Name], Field(min_length=1)] = Field(description="name(s) of the tensor(s) this node reads")
-
-
-def _node_model(layer: type[Strict]) -> type[Strict]:
-    name = layer.__name__.replace("Layer", "Node")
-    model = create_model(name, __base__=(NodeFields, layer), __module__=__name__)
-    model.__doc__ = layer.__doc__
-    return model
-
-
-NODE_MODELS = tuple(_node_model(m) for m in LAYER_MODELS)
-globals().update({m.__name__: m for m in NODE_MODELS})
 
 
 class RouterSpec(Strict):
@@ -203,7 +47,8 @@ class RouterSpec(Strict):
     """
 
     reads: Name = Field(description="the tensor the router reads (e.g. a global descriptor)")
-    layers: list[LayerSpec] | None = Field(None, description="the router's layers, last one linear with n_sinks outputs")
+    # typed with the registered kinds in spec_types(); this base documents the fields
+    layers: list[dict[str, Any]] | None = Field(None, description="the router's layers, last one linear with n_sinks outputs")
     block: str | None = Field(None, description="name of a layer sequence under top-level 'blocks'")
 
 
@@ -216,32 +61,117 @@ class JunctionNode(Strict):
     sinks: Annotated[list[Name], Field(min_length=2, description="ordered sink nodes; one runs")]
 
 
-class ClassifierNode(Strict):
-    """A terminal classifier: linear layer from a flat vector to ``classes`` logits."""
+# ---------------------------------------------------------------- derived from the registry
+@dataclass(frozen=True)
+class SpecTypes:
+    """The spec's kind-dependent types, for one state of the kind registry."""
 
-    kind: Literal["classifier"]
-    name: Name
-    input: Name = Field(description="the flat feature vector it reads")
-    classes: PosInt = Field(description="number of classes (logits)")
-    bias: Bool = Field(True, description="add a learned bias")
-    init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
-    error: Literal["cross_entropy"] = Field(
-        "cross_entropy", description="the cost of error at this leaf; training takes it from its 'error' setting "
-                                     "(--error), so only the default is accepted here")
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _error_is_a_training_setting(cls, value: Any) -> Any:
-        # Training never read a per-leaf error; accepting zero_one here would be silently ignored.
-        if value == "zero_one":
-            raise PydanticCustomError(
-                "leaf_error", "'cross_entropy': every leaf takes its error from the training setting "
-                              "(train --error zero_one, for critic targets)")
-        return value
+    layer_models: tuple[type, ...]   # router and block steps
+    node_models: tuple[type, ...]    # graph nodes, junction included
+    layer_kinds: tuple[str, ...]
+    router_kinds: tuple[str, ...]
+    node_kinds: tuple[str, ...]
+    layer_union: Any
+    node_union: Any
+    node_adapter: TypeAdapter
 
 
-NodeSpec = Annotated[Union[tuple(NODE_MODELS) + (JunctionNode, ClassifierNode)], Field(discriminator="kind")]
-NODE_KINDS: tuple[str, ...] = LAYER_KINDS + ("junction", "classifier")
+#: Derived RouterSpec/JunctionNode classes by their unique qualified name, so that pickle finds them.
+_DERIVED: dict[str, type] = {}
+
+
+def _derive(model: type, name: str, doc: str | None, **fields) -> type:
+    derived = create_model(name, __base__=model, __module__=__name__, **fields)
+    derived.__doc__ = doc
+    derived.__qualname__ = f"{name}_{len(_DERIVED)}"
+    _DERIVED[derived.__qualname__] = derived
+    return derived
+
+
+def _union(models: tuple[type, ...]) -> Any:
+    return Annotated[Union[models], Field(discriminator="kind")]  # the built-ins make it two or more
+
+
+# Keyed by the kinds' identities (a declaration's callables need not be hashable); each entry
+# keeps its kinds alive, so an id is never reused while it is cached.
+_NODE_MODELS: dict[int, tuple[Any, type]] = {}
+_TYPES: dict[tuple[int, ...], tuple[tuple, "SpecTypes"]] = {}
+
+
+def _node_model(kind: _registry.LayerKind) -> type:
+    """A layer kind's graph-node model: its config plus ``name`` and ``input`` (one class per kind)."""
+    if kind.node_only:
+        return kind.config
+    if id(kind) not in _NODE_MODELS:
+        _NODE_MODELS[id(kind)] = (kind, _new_node_model(kind))
+    return _NODE_MODELS[id(kind)][1]
+
+
+def _new_node_model(kind: _registry.LayerKind) -> type:
+    name = kind.config.__name__
+    name = name[:-5] + "Node" if name.endswith("Layer") else name + "Node"
+    model = create_model(name, __base__=(NodeFields, kind.config), __module__=__name__)
+    model.__doc__ = kind.config.__doc__
+    return model
+
+
+def _spec_types(kinds: tuple[_registry.LayerKind, ...]) -> SpecTypes:
+    layers = tuple(k.config for k in kinds if not k.node_only)
+    layer_union = _union(layers)
+    router = _derive(RouterSpec, "RouterSpec", RouterSpec.__doc__, layers=(
+        list[layer_union] | None, Field(None, description=RouterSpec.model_fields["layers"].description)))
+    junction = _derive(JunctionNode, "JunctionNode", JunctionNode.__doc__, router=(
+        router, Field(description=JunctionNode.model_fields["router"].description)))
+    node_models = tuple(_node_model(k) for k in kinds if not k.node_only) + (junction,) + tuple(
+        k.config for k in kinds if k.node_only)
+    node_union = _union(node_models)
+    layer_kinds = tuple(k.name for k in kinds if not k.node_only)
+    return SpecTypes(
+        layers, node_models, layer_kinds, tuple(k.name for k in kinds if k.in_router),
+        layer_kinds + ("junction",) + tuple(k.name for k in kinds if k.node_only),
+        layer_union, node_union, TypeAdapter(node_union),
+    )
+
+
+def spec_types() -> SpecTypes:
+    """The types for the kinds registered now (cached per registry state: the TypeAdapter is
+    built once for each set of kinds)."""
+    kinds = _registry.kinds()
+    key = tuple(map(id, kinds))
+    if key not in _TYPES:
+        if len(_TYPES) >= 8:  # registries seen in tests come and go
+            _TYPES.pop(next(iter(_TYPES)))
+        _TYPES[key] = (kinds, _spec_types(kinds))
+    return _TYPES[key][1]
+
+
+_VIEWS = {
+    "LAYER_MODELS": "layer_models", "LAYER_KINDS": "layer_kinds", "ROUTER_LAYER_KINDS": "router_kinds",
+    "NODE_KINDS": "node_kinds", "LayerSpec": "layer_union", "NodeSpec": "node_union",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # derived on access, so an old `from routegraph.spec.schema import LAYER_KINDS` still works
+    if name in _DERIVED:
+        return _DERIVED[name]
+    if name not in _VIEWS and name != "NODE_MODELS" and not name.endswith(("Layer", "Node")):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # loads no kinds
+    types = spec_types()
+    if name in _VIEWS:
+        return getattr(types, _VIEWS[name])
+    if name == "NODE_MODELS":  # the layer kinds' node models, as before
+        return tuple(m for m in types.node_models[:len(types.layer_models)])
+    for model in types.layer_models + types.node_models:
+        if model.__name__ == name and model.__name__ not in ("JunctionNode", "RouterSpec"):
+            return model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _validated_nodes(nodes: tuple) -> tuple:
+    """Nodes given as mappings are validated with the registered kinds; models pass as they are."""
+    adapter = spec_types().node_adapter
+    return tuple(n if isinstance(n, Strict) else adapter.validate_python(n) for n in nodes)
 
 
 class InputSpec(Strict):
@@ -295,8 +225,10 @@ class Spec(Strict):
     file: str = "<spec>"
     params: dict[str, Any] = Field(default_factory=dict)
     input: InputSpec
-    nodes: tuple[NodeSpec, ...]
+    nodes: Annotated[tuple[Any, ...], AfterValidator(_validated_nodes)]
     locations: dict[str, tuple[int, int, str]] = Field(default_factory=dict)
+    #: the module prefixes its ``module`` nodes may import (routegraph.imports); compile re-checks them
+    allow_import: tuple[str, ...] = DEFAULT_ALLOWED
 
     def where(self, path: str) -> dict:
         """Location keywords (file, line, col, path) for an expanded dotted path.

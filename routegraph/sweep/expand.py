@@ -255,10 +255,10 @@ def _read_spec(path: Path) -> tuple[str, dict]:
 
 def _follow_task_classes(overrides: dict, spec_params: dict, data: str) -> None:
     """Pin num_classes to the task's, as train_run does, so the id matches what it records."""
-    from ..data.tasks import get_recipe
+    from ..data.tasks import task_class_names
 
     if "num_classes" in spec_params and "num_classes" not in overrides:
-        classes = len(get_recipe(data).class_names)
+        classes = len(task_class_names(data))
         if spec_params["num_classes"] != classes:
             overrides["num_classes"] = classes
 

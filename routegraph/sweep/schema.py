@@ -230,14 +230,14 @@ def _check_group(group: GroupModel, where: tuple, problem) -> None:
 
 
 def _check_task(name: str, where: tuple, problem) -> None:
-    from ..data.folder import folder_path
+    from ..data.schemes import SCHEMES, scheme_path
     from ..data.tasks import TASKS
 
     known = sorted(TASKS.names())
-    if name not in known and folder_path(name) is None:  # folder:PATH is checked when a run loads it
+    if name not in known and scheme_path(name) is None:  # folder:PATH, npz:PATH are checked when a run loads them
         hint = did_you_mean(name, known)
         problem(f"unknown data task {name!r}" + (f"; {hint}" if hint else ""), where,
-                allowed="known: " + ", ".join(known) + ", or folder:PATH" if known else "")
+                allowed="known: " + ", ".join(known) + ", or " + ", ".join(f"{s}:PATH" for s in SCHEMES) if known else "")
 
 
 def _check_train(train: dict, where: tuple, problem) -> None:

@@ -16,6 +16,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..io import atomic_write_json
+from ..kinds.registry import import_records
 from .config import TrainConfig
 from .rundir import RUN_FORMAT, run_lock, write_evaluations
 
@@ -97,6 +98,7 @@ def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", d
 def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
                   resume, progress, label) -> RunResult:
     from ..data import load_task
+    from ..data.augment import augmentation_record
     from ..data.tasks import task_options_for_input
     from ..nn.model import build_model
     from ..spec import load_spec
@@ -127,6 +129,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "label": label or _label(config),
         "spec": str(spec_path),
         "spec_params": graph.params,
+        "modules": import_records(graph.nodes),
         "overrides": overrides,
         "static_classifier": classifier,
         "static_layer": graph.params.get("static_layer") if classifier else None,  # layer index, not decisions
@@ -137,6 +140,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         "data_options": data_options or {},
         "class_names": list(task.class_names),
         "validation": {"val_fraction": config.val_fraction, "val_max": config.val_max, **task.validation_record()},
+        "augmentation": augmentation_record(graph.input_shape.dims, config.augment),
         "seed": config.seed,
         "iterations": config.iterations,
         "world_size": dist.world_size,

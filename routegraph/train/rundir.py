@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import CheckpointError, ConfigError
 from ..graph.compiled import CompiledGraph
+from ..imports import allowed_prefixes
 from ..io import DirectoryLock, LockHeld, atomic_write_json, remove_stale_temps
 
 RUN_FORMAT = "routegraph.run/1"
@@ -40,15 +41,18 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
 
 
-def load_run(path: str | Path, *, with_model: bool = True) -> Run:
-    """Load a run's config and compiled graph, and (by default) its trained model."""
+def load_run(path: str | Path, *, with_model: bool = True, allow_import=None) -> Run:
+    """Load a run's config and compiled graph, and (by default) its trained model.
+
+    ``allow_import``: module prefixes its ``module`` nodes may import, as for
+    :func:`routegraph.load_spec` (what the run was trained with is not trusted)."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such run directory")
     config = read_json(path / "config.json")
     if config.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path / 'config.json'}: not a routegraph run (format {config.get('format')!r}, expected {RUN_FORMAT!r})")
-    graph = CompiledGraph.from_json(read_json(path / "compiled.json"))
+    graph = replace(CompiledGraph.from_json(read_json(path / "compiled.json")), allow_import=allowed_prefixes(allow_import))
     run = Run(path, config, graph)
     if with_model:
         from ..nn.model import build_model

@@ -26,6 +26,8 @@ CASES = {
                 {"name": "x", "kind": "concat", "input": ["a", "image"]}], "x"),
     "add": ([{"name": "a", "kind": "conv2d", "input": "image", "channels": 3},
              {"name": "x", "kind": "add", "input": ["a", "image"]}], "x"),
+    "module": ([{"name": "x", "kind": "module", "input": "image", "target": "torch.nn:Conv2d",
+                 "args": {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2}}], "x"),
 }
 
 

@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from routegraph.kinds import kinds
 from routegraph.spec.schema import (
-    LAYER_MODELS, NODE_KINDS, ClassifierNode, InputSpec, JunctionNode, NodeFields, RouterSpec, SpecFile,
-    TemplateSpec, UseSpec,
+    InputSpec, JunctionNode, NodeFields, RouterSpec, SpecFile, TemplateSpec, UseSpec, spec_types,
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 MODELS = {m.__name__: m for m in (SpecFile, InputSpec, NodeFields, RouterSpec, TemplateSpec, UseSpec)}
-KIND_MODELS = {m.model_fields["kind"].annotation.__args__[0]: m for m in LAYER_MODELS + (JunctionNode, ClassifierNode)}
+# every registered kind (from the registry, as the loader sees them) and the compiler's own junction
+KIND_MODELS = {kind.name: kind.config for kind in kinds()} | {"junction": JunctionNode}
+NODE_ONLY = {kind.config for kind in kinds() if kind.node_only} | {JunctionNode}
+NODE_KINDS = spec_types().node_kinds
 HEADER = re.compile(r"^\|\s*field\s*\|\s*type\s*\|\s*default\s*\|\s*meaning\s*\|$")
 
 
@@ -55,7 +58,7 @@ def _expected(key: str) -> dict:
     if key in KIND_MODELS:
         model = KIND_MODELS[key]
         fields = {f.alias or n: f for n, f in model.model_fields.items() if n != "kind"}
-        if model in LAYER_MODELS:  # name/input are documented once, under NodeFields
+        if model not in NODE_ONLY:  # a layer's name/input are documented once, under NodeFields
             fields = {k: v for k, v in fields.items() if k not in NodeFields.model_fields}
         return fields
     return {f.alias or n: f for n, f in MODELS[key].model_fields.items()}

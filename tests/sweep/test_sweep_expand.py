@@ -154,3 +154,14 @@ def test_two_groups_defining_the_same_run_are_refused(make_experiment):
     path = make_experiment(groups=[{"name": "a", "method": "actor"}, {"name": "b", "method": "actor", "label": "B"}])
     with pytest.raises(ConfigError, match="groups 'a' .* and 'b' .* define the same run"):
         expand(load_experiment(path), "test")
+
+
+@pytest.mark.parametrize("scheme", ["npz", "folder"])
+def test_an_experiment_may_name_the_user_s_data(make_experiment, tmp_path, scheme):
+    from folder_images import write_folder
+    from npz_arrays import write_npz
+
+    path = write_npz(tmp_path / "blobs.npz") if scheme == "npz" else write_folder(tmp_path / "photos")
+    runs = expand(load_experiment(make_experiment(data=f"{scheme}:{path}", data_options={})), "test").runs
+    assert runs and all(run.data == f"{scheme}:{path}" for run in runs)
+    assert all(run.overrides["num_classes"] == 3 for run in runs)  # the spec's 10 follows the data's 3 classes
