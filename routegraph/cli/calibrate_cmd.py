@@ -7,6 +7,12 @@ whose mean op count meets the budget (bisection in log k_cpt, routers only); the
 :func:`routegraph.infer.calibrate.calibrate_run`). For a fixed-k_cpt run it
 explains that the op count is fixed and reports it.
 
+A run with no validation split (trained before they existed, or with val_fraction 0) is
+refused (exit 2): the images it trained on would make the pick look cheaper and more
+accurate than it is on new images. ``--on-test-split`` calibrates such a run on its test
+split instead, the only images it has not seen; the JSON then says ``"split": "test"``
+and ``"held_out": false``, since the test accuracy at that k_cpt is no longer independent.
+
 Exit status: 0 when the budget is met (for a dynamic run: on the verification
 half), 1 when it is not, 2 on errors. ``"met"`` in the JSON says the same.
 """
@@ -29,6 +35,9 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=number(Bound(int, 2)), help="use at most this many validation images (a random subset)")
     parser.add_argument("--seed", type=number(NON_NEGATIVE_INT), default=0,
                         help="seed of the random subset and calibration/verification halves")
+    parser.add_argument("--on-test-split", action="store_true",
+                        help="for a run with no validation split (trained before they existed, or with "
+                             "val_fraction 0): calibrate on its test split, marked not held out (refused otherwise)")
     add_batch_size_flag(parser, 500)
     parser.add_argument("--json", dest="json_out", type=output_file, help="also write the result as JSON to this file")
     add_threads_flag(parser)
@@ -47,13 +56,12 @@ def run(args) -> int:
     run_ = load_run(args.run)
     config, model = run_.config, run_.model
     task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
-    task, held_out = run_validation(run_, task)
-    split = "val"  # held out from training; never the test split
-    if not held_out:
-        print(f"warning: run {config.get('run_id')} predates validation splits (no 'validation' in its config.json) "
-              f"and trained on every training image; calibrating on the default validation slice of them, "
-              f"which it has seen: its accuracy here is optimistic", file=sys.stderr)
-    images, labels = task.images(split).float(), task.labels(split)
+    task, split = run_validation(run_, task, args.on_test_split)
+    if split == "test":
+        print(f"warning: calibrating run {config.get('run_id')} on its test split (--on-test-split): the result is "
+              "not held out, and the test accuracy at the picked k_cpt is no longer an independent estimate",
+              file=sys.stderr)
+    images, labels = task.view(split), task.labels(split)  # rows, read a batch at a time: memory holds a batch, not the split
     cal, ver = split_halves(len(images), args.seed, args.limit)
     if model.graph.k_cpt_input:
         result = calibrate_run(model, images[cal], labels[cal], args.budget_ops, config.get("k_cpt_set") or K_CPT_SET,
@@ -64,10 +72,18 @@ def run(args) -> int:
     print_result(result, config, task.name, split, run_.path)
     if args.json_out:
         atomic_write_json(args.json_out, {"run_id": config.get("run_id"), "task": task.name, "split": split,
-                                          "validation": {**task.validation_record(), "held_out": held_out},
+                                          "validation": validation_json(task, split),
                                           **result.to_json()})
         print(f"wrote {args.json_out}")
     return 0 if result.met else 1
+
+
+def validation_json(task, split: str) -> dict:
+    """Where the calibration images came from, for the JSON: ``held_out`` is true only for a validation
+    split (kept out of training and out of the test split)."""
+    if split == "test":
+        return {"source": "test", "n": len(task.labels("test")), "held_out": False}
+    return {**task.validation_record(), "held_out": True}
 
 
 def print_result(result, config: dict, task: str, split: str, run_path) -> None:

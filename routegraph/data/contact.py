@@ -26,8 +26,8 @@ def contact_grid(task: Task, per_class: int = 12, split: str = "train", seed: in
     (342, 104, 3)
     """
     labels = task.labels(split)
-    images = task.images(split)
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
+    images = task.view(split)  # rows: only the images shown are read
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise DataError(f"task {task.name!r}: its inputs are {list(images.shape[1:])}, not images [C, H, W] with "
                         "1 or 3 channels; a contact sheet draws images only")
     g = generator_for(seed, "contact-sheet", split)
@@ -38,7 +38,7 @@ def contact_grid(task: Task, per_class: int = 12, split: str = "train", seed: in
         if len(members) == 0:
             continue
         chosen = members[torch.randperm(len(members), generator=g)[:per_class]]
-        shown = (gamma_encode(images[chosen]) * 255).round().to(torch.uint8)
+        shown = (gamma_encode(images[chosen].read()) * 255).round().to(torch.uint8)
         shown = shown.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()  # grayscale shown as grey RGB
         for j, image in enumerate(shown):
             top, left = pad + c * (height + pad), pad + j * (width + pad)
@@ -57,8 +57,8 @@ def save_contact_sheet(task: Task, path: str | Path, per_class: int = 12, split:
 
     pad = 2
     grid = contact_grid(task, per_class, split, seed, pad)
-    height = task.images(split).shape[2]
-    scale = 1.1 / 34 * min(1.0, 32 / max(task.images(split).shape[2:]))  # 32 px shows at about 3x; large images less
+    height = task.view(split).shape[2]
+    scale = 1.1 / 34 * min(1.0, 32 / max(task.view(split).shape[2:]))  # 32 px shows at about 3x; large images less
     fig, ax = plt.subplots(figsize=(grid.shape[1] * scale + 1.8, grid.shape[0] * scale + 0.6), dpi=100)
     ax.imshow(grid, interpolation="nearest")
     ax.set_yticks([pad + (height + pad) * c + height / 2 for c in range(task.num_classes)])

@@ -10,8 +10,9 @@ Class names are the train folder names, sorted; labels follow that order.
 Images are decoded by :func:`routegraph.data.decode.decode_image` to the
 input size (options ``size``, ``channels``, ``resize``; ``train`` fills the
 first two in from the spec's input shape) and cached once, as float16 ``.npy``
-files that are memory-mapped when loaded: a folder larger than memory trains,
-each batch reading only its own images.
+files that are memory-mapped when loaded (the train map advised random access,
+so no read-ahead): a folder larger than memory trains, each batch reading only
+its own images.
 
 Cache: a folder ``folder-<name>-<path hash>-<fingerprint>/`` in the task-cache
 directory (:func:`routegraph.data.paths.writable_cache_dir`) holding
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import warnings
@@ -318,7 +320,10 @@ def _load(name: str, cache: Path) -> Task:
     splits = {}
     for split in meta["counts"]:
         try:
-            images = torch.from_numpy(np.load(cache / f"{split}_images.npy", mmap_mode="c", allow_pickle=False))
+            images = np.load(cache / f"{split}_images.npy", mmap_mode="c", allow_pickle=False)
+            if split == "train":
+                _random_access(images)
+            images = torch.from_numpy(images)
             labels = torch.from_numpy(np.load(cache / f"{split}_labels.npy", allow_pickle=False))
         except (OSError, ValueError) as exc:
             raise DataError(f"{cache}: unreadable {split} split ({exc}); delete the folder to rebuild it") from None
@@ -328,6 +333,14 @@ def _load(name: str, cache: Path) -> Task:
     # whole cache at every load, which for a folder larger than memory is a full pass over the disk.
     task.verify({split: meta["counts"][split] for split in task.stored_splits}, check_values=False)
     return task
+
+
+def _random_access(images: np.ndarray) -> None:
+    """Tell the kernel the training split's map is read at random (batches of shuffled rows): no
+    read-ahead, so under memory pressure a missed page costs its own image, not its neighbours'."""
+    mapped = getattr(images, "_mmap", None)
+    if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
 
 
 def _in_memory(name: str, class_names, files, settings: FolderSettings) -> Task:

@@ -37,6 +37,7 @@ import torch
 from routegraph.errors import DataError
 from routegraph.io import atomic_torch_save
 
+from .rows import ImageRows
 from .split import VAL_SEED, stratified_holdout
 
 CACHE_FORMAT = "routegraph.task/1"
@@ -142,11 +143,23 @@ class Task:
 
     def images(self, split: str) -> torch.Tensor:
         """The images of ``split`` ('train', 'val' or 'test'); the stored tensor itself (memory-mapped
-        for a cache) unless a held-out slice must be gathered."""
+        for a cache) unless a held-out slice must be gathered. To go through a split a batch at a
+        time without gathering it, use :meth:`view`."""
+        return self.view(split).read()
+
+    def view(self, split: str) -> ImageRows:
+        """The images of ``split`` as an index-based view of the stored arrays: nothing is read or
+        copied until a slice of it is (:class:`~routegraph.data.rows.ImageRows`).
+
+        >>> from routegraph.data import load_task
+        >>> task = load_task("synthetic", n_train=200, n_test=10).with_validation(0.1)
+        >>> view = task.view("val")
+        >>> len(view), view.stored is task.train_images, tuple(view[:5].shape)
+        (20, True, (5, 3, 32, 32))
+        """
         images, labels = self._stored(split)
-        if len(self.rows(split)) == len(labels):
-            return images
-        return images[self.rows(split)]
+        rows = self.rows(split)
+        return ImageRows(images, None if len(rows) == len(labels) else rows)
 
     def labels(self, split: str) -> torch.Tensor:
         labels = self._stored(split)[1]

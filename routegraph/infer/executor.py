@@ -92,7 +92,8 @@ DEFAULT_BATCH = 256
 
 def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[str, torch.Tensor] | None = None,
           batch_size: int | None = DEFAULT_BATCH, plan: ExecutionPlan | None = None, **plan_options) -> RoutedOutput:
-    """Routed, path-only inference of ``model`` on ``x`` ([N, *input shape]).
+    """Routed, path-only inference of ``model`` on ``x`` ([N, *input shape]; a tensor, or an index-based
+    view such as :meth:`routegraph.data.Task.view`, read a ``batch_size`` chunk at a time).
 
     ``k_cpt``: a float or a per-example tensor [N]; required for dynamic-k_cpt
     networks (``graph.k_cpt_input``), ignored otherwise. ``force``: junction ->

@@ -16,6 +16,7 @@ from ..graph.layering import classifier_layers
 from ..checks import POSITIVE_INT, check_k_cpt
 from ..nn.model import RoutedNetwork
 from ..routing import RoutingPlan, inference_policy, path_ops, routed_leaf
+from .fast import heap_untuned
 
 
 @torch.no_grad()
@@ -93,10 +94,12 @@ def _reached(graph, junction, leaves, plan) -> torch.Tensor:
 
 def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: int = 500, split: str = "test",
              num_classes: int | None = None) -> dict:
-    """Evaluate ``model`` with the inference policy; see the module docstring."""
+    """Evaluate ``model`` with the inference policy; see the module docstring. ``images``: a tensor,
+    or an index-based view (:meth:`routegraph.data.Task.view`), read ``batch_size`` at a time."""
     if k_cpt is not None:
         k_cpt = check_k_cpt(k_cpt)
     POSITIVE_INT.check(batch_size, "batch_size")
-    predictions, leaves, decisions = predict_dense(model, images, k_cpt, batch_size)
+    with heap_untuned():  # many batches would otherwise fragment the training's untrimmed heap
+        predictions, leaves, decisions = predict_dense(model, images, k_cpt, batch_size)
     classes = num_classes or model.graph.num_classes
     return summarize(model.graph, predictions, leaves, decisions, labels.long(), k_cpt, classes, split)

@@ -37,6 +37,7 @@ import ctypes
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -152,13 +153,41 @@ def tune_malloc(mmap_threshold: int = 1 << 30, trim_threshold: int = (1 << 31) -
         return True
     if os.environ.get("ROUTEGRAPH_NO_MALLOC_TUNING"):
         return False
+    ok = _mallopt(mmap_threshold, trim_threshold)
+    if ok:
+        _TUNED_VALUES[:] = [mmap_threshold, trim_threshold]
+        _MALLOC_TUNED.set()
+    return ok
+
+
+_TUNED_VALUES: list[int] = []
+GLIBC_DEFAULT = 128 << 10  # glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD before any tuning
+
+
+@contextmanager
+def heap_untuned():
+    """Undo :func:`tune_malloc` for the duration: large blocks are ``mmap``-ed and returned when
+    freed. For evaluation, whose many 500-image batches otherwise fragment the never-trimmed heap,
+    so that the anonymous memory of a run crept up with the size of the split evaluated (measured:
+    a peak RssAnon of 403 MiB at 6,000 images, 500-549 MiB at 30,000; 442 MiB at both untuned).
+
+    >>> with heap_untuned():
+    ...     pass
+    """
+    if not _MALLOC_TUNED.is_set():
+        yield
+        return
+    _mallopt(GLIBC_DEFAULT, GLIBC_DEFAULT)
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        yield
+    finally:
+        _mallopt(*_TUNED_VALUES)
+
+
+def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    ok = bool(mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(mallopt(m_trim_threshold, int(trim_threshold)))
-    if ok:
-        _MALLOC_TUNED.set()
-    return ok
+    return bool(mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(mallopt(m_trim_threshold, int(trim_threshold)))

@@ -174,7 +174,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
                  Checkpointer(checkpoint, config.checkpoint_every, run=run_settings)]
         if config.eval_every:  # on validation images: the test split is left to the final evaluation
             sample = validation_indices(len(task.rows("val")), config.eval_examples)
-            hooks.append(PeriodicEvaluation(task.images("val")[sample], task.labels("val")[sample],
+            hooks.append(PeriodicEvaluation(task.view("val")[sample], task.labels("val")[sample],  # rows: read a batch at a time
                                             config.eval_every, logger, k_cpt=_middle_k(config)))
     trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
     if state is not None:

@@ -135,22 +135,34 @@ def is_own_data(run: Run, data: str | None = None, options: dict | None = None) 
     return task_choice(run, data, options) == (run.config["data"], dict(run.config.get("data_options") or {}))
 
 
-def run_validation(run: Run, task):
-    """``(task, held_out)``: ``task`` with the validation split ``run`` was trained with
-    (config.json's ``validation``: the same rows, so they were never trained on), and whether
-    those images were held out from its training. A run from before validation splits
-    (no ``validation`` recorded) trained on every training image: it gets today's default
-    slice, and ``held_out`` is False. A :class:`ConfigError` if there are no validation images."""
-    from .config import TrainConfig
+def run_validation(run: Run, task, on_test_split: bool = False):
+    """``(task, split)``: ``task`` with the validation split ``run`` was trained with (config.json's
+    ``validation``: the same rows, so they were never trained on) and ``"val"``; a task's own
+    val split is never trained on, so it serves any run.
 
+    A run with no held-out images -- one from before validation splits (no ``validation``
+    recorded: it trained on every training image) or trained with ``val_fraction`` 0 on a task
+    without a val split -- is refused with a :class:`ConfigError` saying what to do, unless
+    ``on_test_split``: then ``(task, "test")``, the one split it has not seen. ``on_test_split``
+    on a run that has a validation split is refused too (the test split is for ``evaluate``)."""
     setting = run.config.get("validation")
-    default = TrainConfig()
-    fraction = setting["val_fraction"] if setting else default.val_fraction
-    task = task.with_validation(fraction, setting["val_max"] if setting else default.val_max)
-    if not len(task.rows("val")):
-        raise ConfigError(f"run {run.config.get('run_id')} has no validation images (task {task.name!r} has no "
-                          f"val split and the run's val_fraction is {fraction}); train with val_fraction above 0")
-    return task, setting is not None
+    run_name = f"run {run.config.get('run_id')}"
+    held = task.with_validation(setting["val_fraction"], setting["val_max"]) if setting else task
+    # a val split of the task's own was never trained on, whatever the run recorded; a carve-out only if recorded
+    has_validation = held.val_labels is not None or (setting is not None and len(held.rows("val")) > 0)
+    if on_test_split:
+        if has_validation:
+            raise ConfigError(f"{run_name} has a validation split ({len(held.rows('val'))} images held out from "
+                              "training); calibrate on it: drop --on-test-split (the test split is for 'evaluate')")
+        return task, "test"
+    if has_validation:
+        return held, "val"
+    why = ("predates validation splits (no 'validation' in its config.json) and trained on every training image"
+           if setting is None else f"has no validation images (task {task.name!r} has no val split and the run's "
+           f"val_fraction is {setting['val_fraction']})")
+    raise ConfigError(f"{run_name} {why}, so no image is held out to calibrate on; retrain it with a validation "
+                      "split (the default --val-fraction 0.1), or pass --on-test-split to calibrate on its test split "
+                      "(marked not held out: the test accuracy at the picked k_cpt is then no longer independent)")
 
 
 def _names(names, limit: int = 12) -> str:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from copy_spy import copy_spy
 from folder_images import CLASSES, COUNTS, write_folder, write_image
 from PIL import Image
 
@@ -67,9 +69,42 @@ def test_cache_is_memory_mapped_and_batches_gather_from_it(tmp_path, isolated_ca
     task = _load(root, tmp_path / "data")
     mapped = _mapped_file(task.train_images.data_ptr())
     assert mapped == str(task.cache_path / "train_images.npy")  # not a copy in memory
+    # the train map is advised random (no read-ahead: batches are shuffled rows); the test map is not
+    assert "rr" in _vm_flags(task.cache_path / "train_images.npy")
+    assert "rr" not in _vm_flags(task.cache_path / "test_images.npy")
     images, labels = BatchStream(task, batch_size=4, seed=0, augment=False).batch(0)
     indices = BatchStream(task, batch_size=4, seed=0).global_indices(0)
     assert torch.equal(images, task.train_images[indices].float()) and images.shape == (4, 3, 20, 28)
+
+
+def test_the_stream_and_the_validation_carve_out_read_the_map_a_batch_at_a_time(tmp_path, isolated_cache):
+    root = write_folder(tmp_path / "photos", splits=("train", "test"))  # no val/: a carve-out of train
+    task = _load(root, tmp_path / "data").with_validation(0.4)
+    images, copies = copy_spy(task.train_images)
+    assert _mapped_file(images.data_ptr()) == str(task.cache_path / "train_images.npy")
+    task = replace(task, train_images=images)
+    view = task.view("val")
+    assert view.stored is images and torch.equal(view.rows, task.holdout) and len(view) == 6 and not copies
+    stream = BatchStream(task, batch_size=4, seed=0)
+    for t in range(2 * len(task.rows("train")) // 4):  # two epochs
+        stream.batch(t)
+    assert copies and max(copies) <= 4  # each batch gathered from the map, nothing more
+    copies.clear()
+    read = torch.cat([view[i:i + 2] for i in range(0, len(view), 2)])
+    assert copies == [2, 2, 2]
+    on_disk = np.load(task.cache_path / "train_images.npy")[task.holdout.numpy()]  # an independent read
+    assert np.array_equal(read.numpy(), on_disk)
+
+
+def _vm_flags(path: Path) -> list[str]:
+    """The VmFlags of the mapping of ``path`` in this process (Linux /proc/self/smaps)."""
+    current = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if line.split(maxsplit=5)[-1].strip() == str(path):
+            current = path
+        elif line.startswith("VmFlags:") and current is not None:
+            return line.split()[1:]
+    raise AssertionError(f"{path} is not mapped")
 
 
 def _mapped_file(address: int) -> str | None:
