@@ -1,8 +1,10 @@
-"""``linear``: a fully connected layer on a flat feature vector.
+"""``linear``: a fully connected layer on a flat feature vector, or on each token of a sequence.
 
 >>> from routegraph.kinds.shapes import TensorShape
 >>> rule({"features": 10, "bias": True}, (TensorShape((64,)),))
 LayerFacts(out_shape=TensorShape(dims=(10,)), ops=640, params=650)
+>>> rule({"features": 10, "bias": True}, (TensorShape((16, 64)),))  # per token, like nn.Linear
+LayerFacts(out_shape=TensorShape(dims=(16, 10)), ops=10240, params=650)
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .shapes import LayerFacts, TensorShape, need_vector, one_input
 
 
 class LinearLayer(Strict):
-    """Fully connected layer on a flat feature vector."""
+    """Fully connected layer on a flat feature vector (F,), or on each token of a sequence (T, D)."""
 
     kind: Literal["linear"]
     features: PosInt = Field(description="output features")
@@ -24,11 +26,17 @@ class LinearLayer(Strict):
     init: Init = Field("xavier", description="weight initialisation: 'xavier' or 'zeros'")
 
 
-def rule(config, in_shapes, kind: str = "linear", features: str = "features") -> LayerFacts:
-    """Output (features,); ops: inputs x outputs (the bias is not a multiply-accumulate)."""
-    fin = need_vector(one_input(in_shapes, kind), kind).dims[0]
+def rule(config, in_shapes, kind: str = "linear", features: str = "features", tokens: bool = True) -> LayerFacts:
+    """Output (features,), or (T, features) per token of a (T, D) sequence (``tokens``); ops:
+    inputs x outputs per vector (T x D x features for a sequence; the bias is not a multiply-accumulate)."""
+    shape = one_input(in_shapes, kind)
+    if not (tokens and isinstance(shape, TensorShape) and len(shape.dims) == 2):
+        shape = need_vector(shape, kind, "[F] or [T, D]; add a flatten node first" if tokens else "add a flatten node first")
+    *lead, fin = shape.dims
     fout = config[features]
-    return LayerFacts(TensorShape((fout,)), fin * fout, fin * fout + (fout if config.get("bias", True) else 0))
+    per_vector = fin * fout
+    return LayerFacts(TensorShape((*lead, fout)), per_vector * (lead[0] if lead else 1),
+                      per_vector + (fout if config.get("bias", True) else 0))
 
 
 def build(layer, features: str = "features"):
@@ -38,7 +46,7 @@ def build(layer, features: str = "features"):
     from ..nn.layers import init_weight
 
     c = layer.config
-    return init_weight(nn.Linear(layer.in_shapes[0].dims[0], c[features], bias=c.get("bias", True)),
+    return init_weight(nn.Linear(layer.in_shapes[0].dims[-1], c[features], bias=c.get("bias", True)),
                        c.get("init", "xavier"))
 
 

@@ -16,7 +16,7 @@ and ``classifier`` a ``node_only`` kind (never a router step).
 (``Conv2dNode``...) stay importable from here: each is derived on access.
 
 >>> spec_types().router_kinds
-('conv2d', 'linear', 'batchnorm', 'relu', 'maxpool', 'select_scale', 'flatten')
+('conv2d', 'linear', 'batchnorm', 'relu', 'maxpool', 'select_scale', 'flatten', 'layernorm', 'gelu', ...)
 """
 from __future__ import annotations
 
