@@ -1,12 +1,15 @@
 """The routed transformer example with the CLI as docs/examples.md shows it: make the data with
 examples/transformer/make_data.py, train a few iterations on npz:PATH, evaluate, render the
-architecture and the dataflow picture."""
+architecture and the dataflow picture, predict on [N, T, D] arrays."""
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from routegraph.cli.main import main
 
@@ -32,3 +35,9 @@ def test_make_data_train_evaluate_render(tmp_path):
     architecture = tmp_path / "architecture.svg"
     assert main(["render", str(SPEC), "-o", str(architecture)]) == 0
     assert "b3.exit" in architecture.read_text()
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, np.load(data)["x_test"])
+    predictions = tmp_path / "preds.csv"
+    assert main(["predict", str(run), str(inputs), "--out", str(predictions)]) == 0
+    rows = list(csv.DictReader(predictions.open()))
+    assert len(rows) == 32 and {r["exit_classifier"] for r in rows} <= {"b1.exit", "b2.exit", "b3.exit"}
