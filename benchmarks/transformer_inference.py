@@ -27,7 +27,8 @@ sys.path.insert(0, str(HERE.parent))
 import torch  # noqa: E402
 
 import timing  # noqa: E402
-from docs_section import write_section  # noqa: E402
+from docs_section import publish, save_results  # noqa: E402
+from inference_report import fmt_load, fmt_t  # noqa: E402
 from timing import machine_info, paired  # noqa: E402
 
 from routegraph.graph import compile_spec  # noqa: E402
@@ -76,14 +77,6 @@ def measure(model, batch: int, mix: str, rounds: int) -> dict:
     print(f"  batch {batch:>4} {mix:<14} ideal {ideal:.2f}x realized {t.speedup:.2f}x ratio {row['ratio']:.2f} "
           f"exits {row['exits']}", flush=True)
     return row
-
-
-def fmt_t(seconds: float) -> str:
-    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} us"
-
-
-def fmt_load(load) -> str:
-    return "?" if not load else " / ".join(f"{v:.1f}" for v in load)
 
 
 def render(results: dict) -> str:
@@ -140,15 +133,8 @@ def main(argv=None) -> int:
         results["dense_ops"] = results["rows"][0]["dense_ops"]
         results["seconds"] = time.time() - started
         results["load_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-        save = Path(args.save)
-        save.parent.mkdir(parents=True, exist_ok=True)
-        save.write_text(json.dumps(results, indent=1, default=str))
-        print(f"results: {save}")
-    text = render(results)
-    print()
-    print(text)
-    if not args.no_docs:
-        write_section(Path(args.docs), text, SECTION)
+        save_results(args.save, results)
+    publish(render(results), args.docs, SECTION, write=not args.no_docs)
     return 0
 
 
