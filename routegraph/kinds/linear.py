@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .fields import Bool, Init, PosInt, Strict
 from .registry import LayerKind
-from .shapes import LayerFacts, TensorShape, need_vector, one_input
+from .shapes import LayerFacts, ShapeProblem, TensorShape, need_vector, one_input
 
 
 class LinearLayer(Strict):
@@ -30,8 +30,11 @@ def rule(config, in_shapes, kind: str = "linear", features: str = "features", to
     """Output (features,), or (T, features) per token of a (T, D) sequence (``tokens``); ops:
     inputs x outputs per vector (T x D x features for a sequence; the bias is not a multiply-accumulate)."""
     shape = one_input(in_shapes, kind)
-    if not (tokens and isinstance(shape, TensorShape) and len(shape.dims) == 2):
-        shape = need_vector(shape, kind, "[F] or [T, D]; add a flatten node first" if tokens else "add a flatten node first")
+    if not tokens:
+        shape = need_vector(shape, kind)
+    elif not isinstance(shape, TensorShape) or len(shape.dims) not in (1, 2):
+        raise ShapeProblem(f"{kind} needs a vector (F,) or a sequence (T, D), got {shape}",
+                           "[F] or [T, D]; add a flatten node first")
     *lead, fin = shape.dims
     fout = config[features]
     per_vector = fin * fout

@@ -30,6 +30,18 @@ def make_data():
     return module
 
 
+def test_make_data_is_deterministic_and_labels_by_motif():
+    import doctest
+
+    module = make_data()
+    assert doctest.testmod(module).failed == 0
+    (x1, y1), (x2, y2) = module.sequences(40, seed=7), module.sequences(40, seed=7)
+    assert (x1 == x2).all() and (y1 == y2).all()
+    motifs = module.sequences(4, seed=0, strength=1e6)[0]  # the motif token dominates: the row of largest norm
+    rows = motifs[range(4), abs(motifs).sum(-1).argmax(-1)]
+    assert len({tuple((r / abs(r).max()).round(3)) for r in rows}) == 4  # one motif per class
+
+
 @pytest.fixture(scope="module")
 def task():
     keys = make_data().arrays(n_train=64, n_test=16)
