@@ -1,11 +1,14 @@
 """Routed inference on [T, D] sequences with the built-in kinds: path-only == dense argmax, ops ==
 FlopCounterMode MACs, with every plan (fused linear kernels on rank-3 activations, BN folded only
 into a linear layer on vectors), a fixed and a dynamic k_cpt (whose column joins the first router
-linear that reads a vector, after the router pooled the sequence)."""
+linear that reads a vector, after the router pooled the sequence); for one spec written out and for
+random sequence specs of every kind that takes sequences (tests/strategies_graphs.py)."""
 from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infer_helpers import assert_same_routing, counted_macs, mixed_force, randomize
 from routegraph.graph import compile_spec
@@ -13,6 +16,7 @@ from routegraph.infer import dense_route, route
 from routegraph.infer.plan import build_plan
 from routegraph.nn import build_model
 from routegraph.spec import loads_spec
+from strategies_graphs import any_kind_specs
 
 SPEC = """
 name: sequence_kinds
@@ -110,3 +114,17 @@ def test_dropout_is_the_identity_at_inference():
     with torch.no_grad():
         dense = model(x).logits  # training mode: dropout drops
     assert not all(torch.equal(dense[c], model.eval()(x).logits[c]) for c in dense)
+
+
+@settings(max_examples=25, deadline=None)
+@given(spec=any_kind_specs(sequence=True), seed=st.integers(0, 2**16), plan=st.sampled_from(sorted(PLANS)),
+       dynamic=st.booleans())
+def test_random_sequence_graphs_match_dense_argmax_and_count_their_macs(spec, seed, plan, dynamic):
+    graph = compile_spec(spec, k_cpt_input=dynamic)
+    model = randomize(build_model(graph).double(), seed)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(7, *graph.input_shape.dims, generator=gen, dtype=torch.float64)
+    k = torch.rand(7, generator=gen, dtype=torch.float64) * 1e-8 if dynamic else None
+    macs, out = counted_macs(lambda: route(model, x, k, **PLANS[plan]))
+    assert_same_routing(out, dense_route(model, x, k))
+    assert macs == out.total_ops
