@@ -178,7 +178,7 @@ class InputSpec(Strict):
     """The single network input."""
 
     name: Name = "image"
-    shape: Annotated[list[PosInt], Field(min_length=1, max_length=3, description="(C, H, W) or (F,)")]
+    shape: Annotated[list[PosInt], Field(min_length=1, max_length=3, description="(C, H, W) images, (T, D) sequences or (F,) vectors")]
 
 
 class UseSpec(Strict):
