@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 import torch  # noqa: E402
 
 import timing  # noqa: E402
-from docs_section import write_section  # noqa: E402
+from docs_section import publish  # noqa: E402
 from forced_exits import exit_mix, force_for, models  # noqa: E402
 
 from routegraph import build_model, compile_spec, load_spec  # noqa: E402
@@ -182,9 +182,7 @@ def main(argv=None) -> int:
         if args.out:
             Path(args.out).write_text(json.dumps(results, indent=1))
     text = render(results)
-    print(text)
-    if not args.no_docs:
-        write_section(Path(args.docs), text, SECTION)
+    publish(text, args.docs, SECTION, write=not args.no_docs)
     return 0
 
 

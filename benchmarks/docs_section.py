@@ -1,6 +1,7 @@
 """Write one benchmark's section of docs/benchmarks.md, keeping the others."""
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -34,3 +35,20 @@ def write_section(path: Path, text: str, heading: str) -> None:
         new = old.rstrip("\n") + "\n\n" + body
     atomic_write_text(path, new.rstrip("\n") + "\n")
     print(f"wrote the '{heading}' section of {path}")
+
+
+def save_results(path, results: dict) -> Path:
+    """Write a benchmark's raw results as JSON (creating the folder); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=str))
+    print(f"results: {path}")
+    return path
+
+
+def publish(text: str, docs, heading: str, write: bool = True) -> None:
+    """Print a rendered section and, if ``write``, put it into ``docs`` (:func:`write_section`)."""
+    print()
+    print(text)
+    if write:
+        write_section(Path(docs), text, heading)

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 from chain import DirectChain  # noqa: E402
 from compile_time import section_compile  # noqa: E402
-from docs_section import write_section  # noqa: E402
+from docs_section import save_results, write_section  # noqa: E402
 from forced_exits import batch_fns, exit_mix, force_for, models, static_twin  # noqa: E402
 from inference_report import SECTION, render  # noqa: E402
 import timing  # noqa: E402
@@ -337,10 +337,7 @@ def main(argv=None) -> int:
         timing.use_clock(args.clock or ("cpu" if args.threads == 1 else "wall"))
     results["seconds"] = time.time() - started
     results["load_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    save = Path(args.save)
-    save.parent.mkdir(parents=True, exist_ok=True)
-    save.write_text(json.dumps(results, indent=1, default=str))
-    print(f"results: {save}")
+    save_results(args.save, results)
     needed = {"forced", "no_exit", "gflops", "compile"}
     if needed <= set(results):
         text = render(results)

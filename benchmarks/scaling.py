@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from docs_section import write_section  # noqa: E402
+from docs_section import publish  # noqa: E402
 
 SECTION = "## Data-parallel scaling"
 WARMUP = 5
@@ -110,9 +110,7 @@ def main(argv=None) -> int:
               f"{deviation[names[2]]:.1e} with global batch norm and {deviation[names[1]]:.1e} for one process with "
               "1 thread instead of 2 (float rounding alone, amplified by training)."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_docs:
-        write_section(Path(args.docs), text, SECTION)
+    publish(text, args.docs, SECTION, write=not args.no_docs)
     return 0
 
 

@@ -101,13 +101,14 @@ def _conv_out(size: int, kernel: int, stride: int, padding) -> int:
 
 
 @st.composite
-def any_kind_spec_dicts(draw, square: bool = False):
+def any_kind_spec_dicts(draw, square: bool = False, sequence: bool = False):
     """Random valid routed specs that use every layer kind, on a (C, H, W) input with
-    H != W unless ``square`` (shapes are tracked here, independently of the compiler,
-    only to keep every choice valid)."""
+    H != W unless ``square``, or (``sequence``) on a (T, D) input (shapes are tracked here,
+    independently of the compiler, only to keep every choice valid)."""
     c0 = draw(st.integers(1, 3))
     h = draw(st.integers(2, 12))
     w = h if square else draw(st.integers(2, 12).filter(lambda v: v != h))
+    t0, d0 = draw(st.integers(1, 6)), draw(st.integers(1, 8))
     classes = draw(st.integers(2, 4))
     nodes: list[dict] = []
     counter = [0]
@@ -128,9 +129,19 @@ def any_kind_spec_dicts(draw, square: bool = False):
         fields = {"channels": cout, "kernel": k, "stride": s, "padding": pad, "bias": draw(st.booleans())}
         return fields, (cout, _conv_out(hh, k, s, pad), _conv_out(ww, k, s, pad))
 
+    def elementwise(op: str, src: str) -> str:
+        """One of the kinds that keep any tensor's shape, with random fields."""
+        if op == "gelu":
+            return add("gelu", src, approximate=draw(st.sampled_from(["none", "tanh"])))
+        if op == "dropout":
+            return add("dropout", src, p=draw(st.sampled_from([0.0, 0.1, 0.5])))
+        if op == "layernorm":
+            return add("layernorm", src, elementwise_affine=draw(st.booleans()))
+        return add(op, src)
+
     def map_step(src: str, shape: tuple, pool: list) -> tuple[str, tuple]:
         c, hh, ww = shape
-        ops = ["pyramid", "conv2d", "relu", "batchnorm", "resize", "concat", "add"]
+        ops = ["pyramid", "conv2d", "relu", "batchnorm", "resize", "concat", "add", "gelu", "dropout", "global_avgpool"]
         if min(hh, ww) >= 2:
             ops.append("maxpool")
         op = draw(st.sampled_from(ops))
@@ -152,13 +163,15 @@ def any_kind_spec_dicts(draw, square: bool = False):
         if op == "add":
             twin = add("relu", src)
             return add("add", [src, twin]), shape
+        if op == "global_avgpool":
+            return add("global_avgpool", src), (c,)
         if op == "pyramid":
             first = draw(st.sampled_from(list(dict.fromkeys([hh, ww, max(hh, ww) + 1]))))  # the height first
             sizes = [first]
             while sizes[-1] // 2 >= 1 and len(sizes) < 4 and draw(st.booleans()):
                 sizes.append(sizes[-1] // 2)
             return pyramid_steps(add("pyramid", src, sizes=sizes), [(c, s, s) for s in sizes])
-        return add(op, src), shape
+        return elementwise(op, src), shape
 
     def pyramid_steps(src: str, levels: list) -> tuple[str, tuple]:
         """Optional relu / multiscale_conv on a pyramid, then select a level or flatten."""
@@ -179,7 +192,7 @@ def any_kind_spec_dicts(draw, square: bool = False):
         return add("flatten", src), (last[0] * last[1] * last[2],)
 
     def vec_step(src: str, shape: tuple, pool: list) -> tuple[str, tuple]:
-        op = draw(st.sampled_from(["linear", "relu", "batchnorm", "concat", "add"]))
+        op = draw(st.sampled_from(["linear", "relu", "batchnorm", "concat", "add", "layernorm", "gelu", "dropout"]))
         if op == "linear":
             f = draw(st.integers(1, 6))
             return add("linear", src, features=f, bias=draw(st.booleans())), (f,)
@@ -188,12 +201,30 @@ def any_kind_spec_dicts(draw, square: bool = False):
             return add("concat", [src, other]), (shape[0] + other_shape[0],)
         if op == "add":
             return add("add", [src, add("relu", src)]), shape
-        return add(op, src), shape
+        return elementwise(op, src), shape
+
+    def seq_step(src: str, shape: tuple, pool: list) -> tuple[str, tuple]:
+        t, d = shape
+        op = draw(st.sampled_from(["linear", "relu", "concat", "add", "layernorm", "gelu", "dropout",
+                                   "flatten", "global_avgpool"]))
+        if op == "linear":  # per token
+            f = draw(st.integers(1, 6))
+            return add("linear", src, features=f, bias=draw(st.booleans())), (t, f)
+        if op == "concat":  # each token's features
+            other, other_shape = draw(st.sampled_from([(n, s) for n, s in pool if len(s) == 2 and s[0] == t]))
+            return add("concat", [src, other]), (t, d + other_shape[1])
+        if op == "add":
+            return add("add", [src, add("gelu", src)]), shape
+        if op == "flatten":
+            return add("flatten", src), (t * d,)
+        if op == "global_avgpool":
+            return add("global_avgpool", src), (d,)
+        return elementwise(op, src), shape
 
     def steps(src: str, shape: tuple, n: int) -> tuple[str, tuple]:
         pool = [(src, shape)]
         for _ in range(n):
-            src, shape = (map_step if len(shape) == 3 else vec_step)(src, shape, pool)
+            src, shape = {3: map_step, 2: seq_step, 1: vec_step}[len(shape)](src, shape, pool)
             pool.append((src, shape))
         return src, shape
 
@@ -206,6 +237,14 @@ def any_kind_spec_dicts(draw, square: bool = False):
             if min(shape[1:]) >= 2 and draw(st.booleans()):
                 layers.append({"kind": "maxpool"})
             layers.append({"kind": "flatten"})
+        if len(shape) == 2:  # a sequence: per-token layers, then pool or flatten to one vector
+            if draw(st.booleans()):
+                layers.append({"kind": "layernorm"})
+            if draw(st.booleans()):
+                layers += [{"kind": "linear", "features": draw(st.integers(1, 4))}, {"kind": "gelu"}]
+            layers.append({"kind": draw(st.sampled_from(["global_avgpool", "flatten"]))})
+        if draw(st.booleans()):
+            layers.append({"kind": "dropout", "p": 0.5})
         return layers + [{"kind": "linear", "features": draw(st.integers(1, 4))}, {"kind": "relu"},
                          {"kind": "linear", "features": arity}]
 
@@ -215,7 +254,8 @@ def any_kind_spec_dicts(draw, square: bool = False):
 
         def flat() -> str:  # made only when something reads it (a node nobody reads is an error)
             if not flat_cache:
-                flat_cache.append(add("flatten", src) if len(shape) == 3 else src)
+                to_vector = "flatten" if len(shape) == 3 else draw(st.sampled_from(["flatten", "global_avgpool"]))
+                flat_cache.append(add(to_vector, src) if len(shape) > 1 else src)
             return flat_cache[0]
 
         if depth == 0 or draw(st.booleans()):
@@ -223,7 +263,7 @@ def any_kind_spec_dicts(draw, square: bool = False):
             return
         arity = draw(st.integers(2, 3))
         junction = {"name": f"junc{len(nodes)}", "kind": "junction", "sinks": []}
-        if len(shape) == 3 and draw(st.booleans()):
+        if len(shape) > 1 and draw(st.booleans()):
             junction["router"] = {"reads": src, "layers": router(shape, arity)}
         else:
             junction["router"] = {"reads": flat(), "layers": router((0,), arity)}
@@ -234,6 +274,11 @@ def any_kind_spec_dicts(draw, square: bool = False):
                 sink = add("conv2d", src, **fields)
                 junction["sinks"].append(sink)
                 region(sink, out, depth - 1)
+            elif len(shape) == 2 and draw(st.booleans()):
+                f = draw(st.integers(1, 5))
+                sink = add("linear", src, features=f)  # per token
+                junction["sinks"].append(sink)
+                region(sink, (shape[0], f), depth - 1)
             else:
                 f = draw(st.integers(1, 5))
                 sink = add("linear", flat(), features=f)
@@ -241,9 +286,10 @@ def any_kind_spec_dicts(draw, square: bool = False):
                 region(sink, (f,), depth - 1)
 
     # at least one layer on the (non-square) input itself
-    image, shape = map_step("image", (c0, h, w), [("image", (c0, h, w))])
+    first = (t0, d0) if sequence else (c0, h, w)
+    image, shape = (seq_step if sequence else map_step)("image", first, [("image", first)])
     region(image, shape, draw(st.integers(0, 2)))
-    return {"name": "any_kind", "input": {"name": "image", "shape": [c0, h, w]}, "nodes": nodes}
+    return {"name": "any_kind", "input": {"name": "image", "shape": list(first)}, "nodes": nodes}
 
 
 def any_kind_specs(**kwargs):

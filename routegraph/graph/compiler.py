@@ -199,6 +199,9 @@ class _Compiler:
         n = len(node.sinks)
         if last.kind != "linear":
             self.problem(node.name, f"router.layers.{n_layers - 1}", f"the router of {node.name!r} must end with a linear layer, not {last.kind}", f"linear with features: {n}")
+        elif len(current.dims) != 1:
+            self.problem(node.name, f"router.layers.{n_layers - 1}", f"the router of {node.name!r} outputs "
+                         f"{current} scores per example, not one vector", "a router that flattens or pools first")
         elif current.dims != (n,):
             self.problem(node.name, f"router.layers.{n_layers - 1}.features",
                          f"the router of {node.name!r} outputs {current.dims[0]} scores but the junction has {n} sinks",

@@ -27,7 +27,8 @@ def rule(config, in_shapes) -> LayerFacts:
     """Same shape out; zero ops (reference convention); a scale and a shift per channel."""
     shape = one_input(in_shapes, "batchnorm")
     if not isinstance(shape, TensorShape) or len(shape.dims) not in (1, 3):
-        raise ShapeProblem(f"batchnorm needs a flat vector or a (C, H, W) map, got {shape}")
+        raise ShapeProblem(f"batchnorm needs a flat vector or a (C, H, W) map, got {shape}",
+                           "[F] or [C, H, W]; for a (T, D) sequence, layernorm")
     return LayerFacts(shape, 0, 2 * shape.dims[0])
 
 

@@ -44,8 +44,8 @@ class ClassifierNode(Strict):
 
 
 def rule(config, in_shapes):
-    """The linear rule with ``classes`` outputs."""
-    return linear.rule(config, in_shapes, "classifier", "classes")
+    """The linear rule with ``classes`` outputs, on a flat vector only (logits are per example)."""
+    return linear.rule(config, in_shapes, "classifier", "classes", tokens=False)
 
 
 def build(layer):

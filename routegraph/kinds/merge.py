@@ -3,6 +3,8 @@
 >>> from routegraph.kinds.shapes import TensorShape
 >>> concat_rule({}, (TensorShape((2, 4, 4)), TensorShape((3, 4, 4)))).out_shape
 TensorShape(dims=(5, 4, 4))
+>>> concat_rule({}, (TensorShape((16, 8)), TensorShape((16, 4)))).out_shape  # per token
+TensorShape(dims=(16, 12))
 >>> add_rule({}, (TensorShape((4,)), TensorShape((4,)))).out_shape
 TensorShape(dims=(4,))
 """
@@ -16,7 +18,8 @@ from .shapes import LayerFacts, PyramidShape, ShapeProblem, TensorShape
 
 
 class ConcatLayer(Strict):
-    """Concatenates inputs along channels (maps of equal size) or features."""
+    """Concatenates inputs along channels (maps of equal size), features (vectors) or each token's
+    features (sequences of equal length)."""
 
     kind: Literal["concat"]
 
@@ -27,16 +30,34 @@ class AddLayer(Strict):
     kind: Literal["add"]
 
 
+def concat_axis(rank: int) -> int:
+    """The axis (of one example's tensor) concat joins: channels of a (C, H, W) map, features of
+    an (F,) vector, each token's features of a (T, D) sequence (the tokens stay aligned).
+
+    >>> concat_axis(3), concat_axis(2), concat_axis(1)
+    (0, 1, 0)
+    """
+    return 1 if rank == 2 else 0
+
+
 def concat_rule(config, in_shapes) -> LayerFacts:
-    """Channels (or features) summed; every other axis equal; zero ops."""
+    """The joined axis summed (:func:`concat_axis`); every other axis equal; zero ops."""
     if any(isinstance(s, PyramidShape) for s in in_shapes):
         raise ShapeProblem("concat takes tensors, not pyramids", "select_scale first")
     first = in_shapes[0]
-    if len(first.dims) not in (1, 3) or any(len(s.dims) != len(first.dims) or s.dims[1:] != first.dims[1:]
-                                            for s in in_shapes):
+    rank = len(first.dims)
+    axis = concat_axis(rank)
+
+    def rest(s):
+        return s.dims[:axis] + s.dims[axis + 1:]
+
+    if rank not in (1, 2, 3) or any(len(s.dims) != rank or rest(s) != rest(first) for s in in_shapes):
         shapes = ", ".join(map(str, in_shapes))
-        raise ShapeProblem(f"concat inputs must agree on every axis but channels, got {shapes}", "equal H x W, or flat vectors")
-    return LayerFacts(TensorShape((sum(s.dims[0] for s in in_shapes),) + first.dims[1:]), 0, 0)
+        raise ShapeProblem(f"concat inputs must agree on every axis but the one joined, got {shapes}",
+                           "maps of equal H x W, flat vectors, or sequences of equal length T")
+    dims = list(first.dims)
+    dims[axis] = sum(s.dims[axis] for s in in_shapes)
+    return LayerFacts(TensorShape(tuple(dims)), 0, 0)
 
 
 def add_rule(config, in_shapes) -> LayerFacts:
@@ -59,7 +80,8 @@ def build_concat(layer):
 
     from ..nn.layers import Lambda
 
-    return Lambda(lambda *xs: torch.cat(xs, dim=1), "concat")
+    dim = 1 + concat_axis(len(layer.out_shape.dims))  # + the batch axis
+    return Lambda(lambda *xs: torch.cat(xs, dim=dim), "concat")
 
 
 def build_add(layer):

@@ -30,7 +30,8 @@ KIND_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED = ("junction",)
 #: The modules of this package declaring the built-in kinds (each has ``KINDS``), in order.
 BUILTIN_MODULES = ("conv2d", "linear", "batchnorm", "relu", "maxpool", "resize", "pyramid", "multiscale_conv",
-                   "select_scale", "flatten", "merge", "classifier", "module")
+                   "select_scale", "flatten", "merge", "classifier", "module", "layernorm", "gelu",
+                   "global_avgpool", "dropout")
 
 Target = Union[Callable, str]
 

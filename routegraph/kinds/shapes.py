@@ -7,7 +7,8 @@ one :data:`Shape` per input, without the batch axis. A rule raises
 compiler turns that into a located :class:`~routegraph.errors.SpecError`.
 
 Counting convention (reference): multiply-accumulates of convolutions and
-linear layers only, without bias; BN, ReLU, pooling and resizing cost zero; a
+linear layers only, without bias; BN, layer norm, ReLU, GELU, dropout, pooling and
+resizing cost zero; a
 conv kernel is clipped to the map size under 'same' padding.
 
 >>> conv_geometry({"kernel": 3, "stride": 2, "padding": "same"}, TensorShape((3, 32, 32)))
@@ -22,7 +23,7 @@ from typing import Union
 
 @dataclass(frozen=True)
 class TensorShape:
-    """Shape of one example's tensor, without the batch axis: (C, H, W) or (F,)."""
+    """Shape of one example's tensor, without the batch axis: (C, H, W) maps, (T, D) sequences, (F,) vectors."""
 
     dims: tuple[int, ...]
 

@@ -53,8 +53,10 @@ class Router(nn.Module):
     def __init__(self, junction: CompiledJunction, k_cpt_input: bool):
         super().__init__()
         self.layers = nn.ModuleList(build_module(layer) for layer in junction.router)
-        kinds = [layer.kind for layer in junction.router]
-        self.k_cpt_at = kinds.index("linear") if k_cpt_input and "linear" in kinds else -1
+        # the compiler widens the first linear layer that reads a flat vector by the k_cpt column
+        vector_linears = [i for i, layer in enumerate(junction.router)
+                          if layer.kind == "linear" and len(layer.in_shapes[0].dims) == 1]
+        self.k_cpt_at = vector_linears[0] if k_cpt_input and vector_linears else -1
 
     def forward(self, x: torch.Tensor, k_cpt: torch.Tensor | None = None, start: int = 0) -> torch.Tensor:
         """Scores from the router's input ``x`` (or, with ``start > 0``, from the output of layer

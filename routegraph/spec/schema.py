@@ -16,7 +16,7 @@ and ``classifier`` a ``node_only`` kind (never a router step).
 (``Conv2dNode``...) stay importable from here: each is derived on access.
 
 >>> spec_types().router_kinds
-('conv2d', 'linear', 'batchnorm', 'relu', 'maxpool', 'select_scale', 'flatten')
+('conv2d', 'linear', 'batchnorm', 'relu', 'maxpool', 'select_scale', 'flatten', 'layernorm', 'gelu', ...)
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ class InputSpec(Strict):
     """The single network input."""
 
     name: Name = "image"
-    shape: Annotated[list[PosInt], Field(min_length=1, max_length=3, description="(C, H, W) or (F,)")]
+    shape: Annotated[list[PosInt], Field(min_length=1, max_length=3, description="(C, H, W) images, (T, D) sequences or (F,) vectors")]
 
 
 class UseSpec(Strict):

@@ -14,6 +14,7 @@ SAVED = [  # (module with render, saved results, docs heading)
     ("inference_report", "inference.json", "## Routed inference"),
     ("train_step_report", "train-step.json", "## Training step"),
     ("device", "gpu-h200.json", "## On a GPU"),
+    ("transformer_inference", "transformer-inference.json", "## Routed transformer inference"),
 ]
 
 

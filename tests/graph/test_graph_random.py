@@ -16,7 +16,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 # The rule: every shape in the compiled graph is the shape of the tensor its module
 # produces, for every layer kind and any H x W input (H != W included), and the op
 # counts are the multiply-accumulates torch's FlopCounterMode sees.
-ANY_KIND = st.one_of(any_kind_specs(), any_kind_specs(square=True))
+ANY_KIND = st.one_of(any_kind_specs(), any_kind_specs(square=True), any_kind_specs(sequence=True))
 #: The case of issue 16: a pyramid on a 32 x 3 input (its first level used to stay 32 x 3).
 TALL_PYRAMID = Spec(name="tall", input={"shape": [3, 32, 3]}, nodes=[
     {"name": "p", "kind": "pyramid", "input": "image", "sizes": [32, 16, 8]},

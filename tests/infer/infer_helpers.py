@@ -29,6 +29,22 @@ def randomize(model: nn.Module, seed: int = 0, router_scale: float = 3.0) -> nn.
     return model.eval()
 
 
+def counted_macs(fn):
+    """(FlopCounterMode's FLOPs / 2, ``fn()``), attention run as matmuls (the math kernel, no fast
+    path: fused kernels compute the same products unseen by the counter; docs/spec.md, 'module')."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            out = fn()
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    return counter.get_total_flops() / 2, out
+
+
 def tiny_chain_graph(k_cpt_input: bool = False):
     from routegraph.graph import compile_spec
     from routegraph.spec.loader import load_spec

@@ -70,10 +70,10 @@ def test_evaluate_reports_the_routes_of_path_only_inference(spec):
     clear = clear_decisions(model, images)
     assert int(clear.sum()) >= 32
     counts, routed = _assert_same_report(model, images[clear], labels[clear], None)
-    # not trivial: the routers split the examples, at the first junction and below it
+    # not trivial: the routers split the examples, at the first junction and below it (if any)
     assert sum(c > 0 for c in counts) >= 3, counts
     split = [j for j, d in routed.decisions.items() if len(d[d >= 0].unique()) > 1]
-    assert len(split) >= 2, routed.decisions
+    assert len(split) >= min(2, len(graph.junctions)), routed.decisions
 
 
 def test_evaluate_matches_route_at_each_k_cpt_of_a_dynamic_network():

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
-from infer_helpers import randomize
+from infer_helpers import counted_macs, randomize
 from routegraph.graph import compile_spec
 from routegraph.infer import route
 from routegraph.nn import build_model
@@ -44,19 +42,6 @@ def model():
     graph = compile_spec(loads_spec(SPEC, file="transformer.yaml"))
     torch.manual_seed(0)
     return randomize(build_model(graph), seed=3)
-
-
-def counted_macs(fn):
-    """FlopCounterMode's FLOPs / 2, attention run as matmuls (the math kernel, no fast path:
-    fused kernels compute the same products unseen by the counter; docs/spec.md, 'module')."""
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-            out = fn()
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    return counter.get_total_flops() / 2, out
 
 
 def test_paths_differ(model):

@@ -18,7 +18,7 @@ from routegraph.spec import loads_spec
 NAME = "gelu" if "gelu" not in kind_names() else "gelu_user"
 
 
-class GeluLayer(Strict):
+class UserGeluLayer(Strict):
     """Gaussian error linear unit (a user's kind)."""
 
     kind: Literal[NAME]  # type: ignore[valid-type]
@@ -35,7 +35,7 @@ def build_gelu(layer):
     return nn.GELU(approximate=layer.config["approximate"])
 
 
-GELU = routegraph.LayerKind(NAME, GeluLayer, gelu_rule, build_gelu, in_router=True)
+GELU = routegraph.LayerKind(NAME, UserGeluLayer, gelu_rule, build_gelu, in_router=True)
 
 SPEC = f"""
 name: user_kind
@@ -83,9 +83,9 @@ def test_user_kind_validates_and_is_in_did_you_mean_and_the_schema(gelu):
     with pytest.raises(SpecError, match="unknown key 'aproximate'; did you mean 'approximate'"):
         loads_spec(SPEC.replace("input: deep, approximate", "input: deep, aproximate"))
     defs = spec_json_schema()["$defs"]
-    assert defs["GeluNode"]["properties"]["kind"]["const"] == NAME
-    assert defs["GeluLayer"]["properties"]["approximate"]["description"] == "'tanh': the tanh approximation"
-    assert "GeluNode" not in _schema_without_it()
+    assert defs["UserGeluNode"]["properties"]["kind"]["const"] == NAME
+    assert defs["UserGeluLayer"]["properties"]["approximate"]["description"] == "'tanh': the tanh approximation"
+    assert "UserGeluNode" not in _schema_without_it()
 
 
 def _schema_without_it():

@@ -26,6 +26,11 @@ CASES = {
                 {"name": "x", "kind": "concat", "input": ["a", "image"]}], "x"),
     "add": ([{"name": "a", "kind": "conv2d", "input": "image", "channels": 3},
              {"name": "x", "kind": "add", "input": ["a", "image"]}], "x"),
+    "layernorm": ([{"name": "f", "kind": "flatten", "input": "image"},
+                   {"name": "x", "kind": "layernorm", "input": "f", "eps": 1e-3}], "x"),
+    "gelu": ([{"name": "x", "kind": "gelu", "input": "image", "approximate": "tanh"}], "x"),
+    "global_avgpool": ([{"name": "x", "kind": "global_avgpool", "input": "image"}], "x"),
+    "dropout": ([{"name": "x", "kind": "dropout", "input": "image", "p": 0.25}], "x"),
     "module": ([{"name": "x", "kind": "module", "input": "image", "target": "torch.nn:Conv2d",
                  "args": {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "stride": 2}}], "x"),
 }
