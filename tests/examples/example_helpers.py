@@ -5,6 +5,9 @@ with ``runpy``), ``routegraph ARGS`` (the CLI's ``main``) or ``pip install ...``
 test, which registers the plugin itself). Option values in ``faster`` replace the documented
 ones (fewer iterations and rows: the same commands, a test's size); ``extra`` adds options to
 the commands of one subcommand (``{"train": ["--set", "width=4"]}``).
+
+:func:`spread_decisions` makes a briefly trained network's routers split a batch, so that a
+path-only vs. dense comparison on it covers every junction.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import runpy
 import shlex
 import sys
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -75,3 +80,26 @@ def run_commands(lines: list[str], faster: dict[str, str], extra: dict[str, list
 def link_examples(where: Path) -> None:
     """``where/examples`` -> the repository's examples, so documented relative paths hold in a temporary directory."""
     (where / "examples").symlink_to(EXAMPLES, target_is_directory=True)
+
+
+def spread_decisions(model, x: torch.Tensor) -> None:
+    """Set each router's last layer so that its decisions on ``x`` split at quantiles of one random
+    direction of its hidden units (thresholds midway between examples): so that a comparison on ``x``
+    covers the junctions, whatever a few training steps left the routers deciding."""
+    hidden = {}
+    hooks = [router.layers[-1].register_forward_pre_hook(lambda m, a, name=name: hidden.__setitem__(name, a[0]))
+             for name, router in model.routers.items()]
+    with torch.no_grad():
+        model.eval()(x)  # dense: every router sees every example
+        for hook in hooks:
+            hook.remove()
+        gen = torch.Generator().manual_seed(0)
+        for name, router in model.routers.items():
+            last, h = router.layers[-1], hidden[name].double()
+            sinks = last.weight.shape[0]
+            u = torch.randn(h.shape[1], generator=gen, dtype=h.dtype)
+            z = (h @ u).sort().values
+            cuts = [(z[i - 1] + z[i]) / 2 for i in (len(z) * k // sinks for k in range(1, sinks))]
+            # score k - score (k-1) = z - cut k: the argmax is the number of cuts below z
+            last.weight.copy_(torch.arange(sinks, dtype=h.dtype)[:, None] * u)
+            last.bias.copy_(-torch.cumsum(torch.tensor([0.0, *cuts], dtype=h.dtype), 0))

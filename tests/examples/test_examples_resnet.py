@@ -18,7 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import routegraph
-from example_helpers import EXAMPLES, ROOT, link_examples, run_commands, section, sh_blocks
+from example_helpers import EXAMPLES, ROOT, link_examples, run_commands, section, sh_blocks, spread_decisions
 from infer_helpers import assert_same_routing, mixed_force, randomize
 from routegraph.errors import SpecError
 from routegraph.infer import dense_route
@@ -49,29 +49,6 @@ def macs(fn):
     with FlopCounterMode(display=False) as counter:
         out = fn()
     return counter.get_total_flops() / 2, out
-
-
-def spread_decisions(model, x: torch.Tensor) -> None:
-    """Set each router's last layer so that its decisions on ``x`` split at quantiles of one random
-    direction of its hidden units (thresholds midway between examples): so that a comparison on ``x``
-    covers the junctions, whatever a few training steps left the routers deciding."""
-    hidden = {}
-    hooks = [router.layers[-1].register_forward_pre_hook(lambda m, a, name=name: hidden.__setitem__(name, a[0]))
-             for name, router in model.routers.items()]
-    with torch.no_grad():
-        model.eval()(x)  # dense: every router sees every example
-        for hook in hooks:
-            hook.remove()
-        gen = torch.Generator().manual_seed(0)
-        for name, router in model.routers.items():
-            last, h = router.layers[-1], hidden[name].double()
-            sinks = last.weight.shape[0]
-            u = torch.randn(h.shape[1], generator=gen, dtype=h.dtype)
-            z = (h @ u).sort().values
-            cuts = [(z[i - 1] + z[i]) / 2 for i in (len(z) * k // sinks for k in range(1, sinks))]
-            # score k - score (k-1) = z - cut k: the argmax is the number of cuts below z
-            last.weight.copy_(torch.arange(sinks, dtype=h.dtype)[:, None] * u)
-            last.bias.copy_(-torch.cumsum(torch.tensor([0.0, *cuts], dtype=h.dtype), 0))
 
 
 def images(n: int, seed: int):
