@@ -58,7 +58,7 @@ def _task(n_train=48, n_test=12, features=12):
     return routegraph.Task.from_arrays(x[:n_train], y[:n_train], x[n_train:], y[n_train:], class_names=["a", "b", "c"])
 
 
-def test_train_run_on_a_task_in_memory(tmp_path):
+def test_train_run_on_a_task_in_memory(tmp_path, capsys):
     import json
 
     task = _task()
@@ -72,6 +72,16 @@ def test_train_run_on_a_task_in_memory(tmp_path):
     run = routegraph.load_run(tmp_path / "run")
     out = routegraph.route(run.model, task.test_images)
     assert out.predictions.shape == (12,) and set(out.exit.tolist()) <= {0, 1}
+
+    # the arrays are not on disk: evaluate says so and takes --data; the same rows from a file evaluate alike
+    from routegraph.cli.main import main
+
+    assert main(["evaluate", str(tmp_path / "run")]) == 2
+    assert "given in Python (train_run(task=...)), which cannot be loaded again; pass --data" in capsys.readouterr().err
+    np.savez(tmp_path / "same.npz", x_train=task.train_images.numpy(), y_train=task.train_labels.numpy(),
+             x_test=task.test_images.numpy(), y_test=task.test_labels.numpy(), class_names=np.array(["a", "b", "c"]))
+    assert main(["evaluate", str(tmp_path / "run"), "--data", f"npz:{tmp_path / 'same.npz'}"]) == 0
+    assert "error=" in capsys.readouterr().out
 
 
 def test_train_run_takes_a_task_or_a_data_name_not_both(tmp_path):
