@@ -77,26 +77,44 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
     return graph, classifier, overrides
 
 
-def train_run(spec_path, out, config: TrainConfig, *, data: str = "synthetic", data_dir=None,
+def train_run(spec_path, out, config: TrainConfig, *, data: str | None = None, data_dir=None,
               data_options: dict | None = None, overrides: dict | None = None, resume: bool = False,
-              progress: bool = True, label: str | None = None) -> RunResult:
+              progress: bool = True, label: str | None = None, task=None) -> RunResult:
     """Train (or with ``resume`` continue) the run in ``out``; see the module docstring.
+
+    The data: task ``data`` (a name, ``"synthetic"`` by default) loaded with ``data_options``,
+    or ``task``, a :class:`~routegraph.data.Task` already in memory (the user's arrays:
+    ``Task.from_arrays``). The run records the task's name as its data; commands that reload
+    the data (``evaluate``, ``calibrate``) then need ``--data`` unless that name is loadable
+    (``npz:PATH`` is).
+
+    >>> import numpy as np
+    >>> from routegraph.data import Task
+    >>> x, y = np.random.rand(60, 12).astype("float32"), np.arange(60) % 3
+    >>> task = Task.from_arrays(x[:48], y[:48], x[48:], y[48:])
+    >>> result = train_run("tests/cli/fixtures/mlp_12.yaml", "runs/mlp", TrainConfig(iterations=50),
+    ...                    task=task)  # doctest: +SKIP
+    >>> result.evaluations[0]["n"]  # doctest: +SKIP
+    12
 
     Rank 0 holds the run directory's lock (:func:`run_lock`) throughout, so a second
     training into the same ``out`` is refused instead of interleaving with this one."""
     from .distributed import context_from_env
 
+    if task is not None and (data is not None or data_options):
+        raise ConfigError("train_run: pass either task= or data= (with data_options), not both")
+    data = task.name if task is not None else data or "synthetic"
     out = Path(out)
     dist = context_from_env(config.dist_backend, config.device)
     if config.batch_size % dist.world_size:
         raise ConfigError(f"the global batch size {config.batch_size} must be divisible by the {dist.world_size} processes")
     with run_lock(out) if dist.is_main else nullcontext():
         return _train_locked(spec_path, out, config, dist, data=data, data_dir=data_dir, data_options=data_options,
-                             overrides=overrides, resume=resume, progress=progress, label=label)
+                             overrides=overrides, resume=resume, progress=progress, label=label, task=task)
 
 
 def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data_dir, data_options, overrides,
-                  resume, progress, label) -> RunResult:
+                  resume, progress, label, task) -> RunResult:
     from ..data import load_task
     from ..data.augment import augmentation_record
     from ..data.tasks import task_options_for_input
@@ -114,8 +132,10 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if config.threads:
         torch.set_num_threads(config.threads)
-    data_options = task_options_for_input(data, data_options, load_spec(spec_path, overrides).input.shape)
-    task = load_task(data, data_dir, **(data_options or {})).with_validation(config.val_fraction, config.val_max)
+    if task is None:
+        data_options = task_options_for_input(data, data_options, load_spec(spec_path, overrides).input.shape)
+        task = load_task(data, data_dir, **(data_options or {}))
+    task = task.with_validation(config.val_fraction, config.val_max)
     if config.eval_every and not len(task.rows("val")):
         raise ConfigError(f"eval_every={config.eval_every} evaluates on validation images, but task {task.name!r} "
                           "has no val split and val_fraction is 0; set val_fraction above 0, or eval_every=0")

@@ -97,11 +97,16 @@ def load_run_task(run: Run, data: str | None = None, data_dir=None, options: dic
     Refused with a :class:`ConfigError` when its classes differ from the run's (the run's
     classifiers would be scored against other labels, and its records in eval.json replaced),
     or its images do not fit the network's input."""
-    from ..data import load_task
+    from ..data import TASKS, load_task
+    from ..data.schemes import scheme_path
     from ..data.tasks import task_options_for_input
 
     config = run.config
     name, options = task_choice(run, data, options)
+    if data is None and scheme_path(name) is None and name not in TASKS:  # trained on a Task in memory
+        raise ConfigError(f"run {config.get('run_id')} was trained on task {name!r}, given in Python "
+                          "(train_run(task=...)), which cannot be loaded again; pass --data (e.g. npz:PATH "
+                          "with the same classes)")
     options = task_options_for_input(name, options, run.graph.input_shape.dims)
     task = load_task(name, data_dir, **options)
     trained = config.get("class_names")
