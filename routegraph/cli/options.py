@@ -182,7 +182,7 @@ def _reject_unknown(values: dict, known: set) -> None:
 
 def _read_yaml_mapping(path) -> dict:
     """A YAML mapping of settings, read as specs are (``1e-9`` is a float; errors are located)."""
-    from ..spec.yaml_loc import parse_located, plain, read_text
+    from ..located.tree import parse_located, plain, read_text
 
     text = read_text(path, "the settings file")
     data = plain(parse_located(text, str(path))) if text.strip() else {}
@@ -197,7 +197,7 @@ def parse_key_values(pairs: list[str] | None, what: str) -> dict:
     >>> parse_key_values(["n_train=2000", "k=1e-9", "name=x"], "--data-option")
     {'n_train': 2000, 'k': 1e-09, 'name': 'x'}
     """
-    from ..spec.yaml_loc import parse_scalar
+    from ..located.tree import parse_scalar
 
     out = {}
     for pair in pairs or []:

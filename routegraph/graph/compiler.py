@@ -20,7 +20,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import Problem, SpecError, unknown_name
+from ..errors import Problem, SpecError, unknown_problem
 from ..imports import granted
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
@@ -102,7 +102,7 @@ class _Compiler:
                     if sink == input_name or sink in junctions:
                         self.problem(node.name, f"sinks.{i}", f"sink {sink!r} must be a layer or classifier node", "node names")
                     else:
-                        self.problems.append(unknown_name("sink", sink, tensors - {input_name}, **self.where(node.name, f"sinks.{i}")).problems[0])
+                        self.problems.append(unknown_problem("sink", sink, tensors - {input_name}, **self.where(node.name, f"sinks.{i}")))
                 elif sink in sink_of:
                     self.problem(node.name, f"sinks.{i}", f"{sink!r} is already a sink of junction {sink_of[sink]!r}", "each node is a sink of at most one junction")
                 else:
@@ -115,7 +115,7 @@ class _Compiler:
         if ref in junctions:
             self.problem(owner, suffix, f"{ref!r} is a junction, which carries no tensor", "read the layer before it, or one of its sinks")
         elif ref not in tensors:
-            self.problems.append(unknown_name("node", ref, tensors, **self.where(owner, suffix)).problems[0])
+            self.problems.append(unknown_problem("node", ref, tensors, **self.where(owner, suffix)))
 
     def build_graph(self) -> nx.DiGraph:
         graph = nx.DiGraph()

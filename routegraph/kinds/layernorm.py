@@ -5,7 +5,7 @@
 LayerFacts(out_shape=TensorShape(dims=(16, 32)), ops=0, params=64)
 >>> rule({}, (TensorShape((3, 8, 8)),))
 Traceback (most recent call last):
-routegraph.kinds.shapes.ShapeProblem: layernorm normalizes a vector (F,) or each token of a sequence (T, D), got 3x8x8
+routegraph.errors.ShapeProblem: layernorm normalizes a vector (F,) or each token of a sequence (T, D), got 3x8x8
 """
 from __future__ import annotations
 

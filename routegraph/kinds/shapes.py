@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Union
 
+from ..errors import ShapeProblem  # noqa: F401  (its home is errors.py; rules import it from here)
+
 
 @dataclass(frozen=True)
 class TensorShape:
@@ -58,15 +60,6 @@ class LayerFacts:
     out_shape: Shape
     ops: int
     params: int
-
-
-class ShapeProblem(Exception):
-    """Raised by a rule: the inputs do not fit this layer."""
-
-    def __init__(self, message: str, allowed: str = "", at: str = ""):
-        super().__init__(message)
-        # at: the node's field the problem is in (default: its input, as a shape mismatch)
-        self.message, self.allowed, self.at = message, allowed, at
 
 
 def one_input(in_shapes, kind: str) -> Shape:

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, NoRunsError, NotARunError  # noqa: F401  (the last two re-exported)
 from ..graph.compiled import CompiledGraph
 from ..io import read_json_lines
 
@@ -36,14 +36,6 @@ def read_json(path: Path):
         raise CheckpointError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
     except UnicodeDecodeError:
         raise CheckpointError(f"{path}: not a text file") from None
-
-
-class NoRunsError(ConfigError):
-    """The paths given name no run directories (or none with what a picture needs)."""
-
-
-class NotARunError(CheckpointError):
-    """A path is neither a run directory nor a directory holding runs."""
 
 
 @dataclass
