@@ -113,23 +113,6 @@ def _writable(text: str, folder: bool) -> str:
     return text
 
 
-def routing_k_cpt(config: dict, graph, requested: list | None) -> list:
-    """The k_cpt values to route a run's network with (``predict``, ``evaluate``).
-
-    A dynamic-k_cpt network takes the ``requested`` values (None: ``[None]``,
-    for the caller to default). A fixed-k_cpt network's routers do not read
-    k_cpt: it is routed once, at its own k_cpt, with a note if others were asked for."""
-    if graph.k_cpt_input:
-        return list(requested) if requested else [None]
-    own = config.get("k_cpt")
-    ignored = [k for k in requested or [] if k != own]
-    if ignored:
-        trained = "a fixed k_cpt" if own is None else f"a fixed k_cpt={own:g}"
-        print(f"note: this network was trained with {trained}; its routers do not read k_cpt, "
-              f"so --k-cpt {' '.join(f'{k:g}' for k in ignored)} changes nothing")
-    return [own]
-
-
 def add_train_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (defaults: None, meaning 'the config's default'),
     numbers checked against the field's bound (``TrainConfig.BOUNDS``) as they are parsed."""
