@@ -252,7 +252,7 @@ def _levels_used(node, name: str, levels_of: dict[str, int]):
         m = len(node.config["channels"])
         return set(range(n - m, n))
     if node.kind == "select_scale":
-        return {node.config.get("index", -1) % n}
+        return {node.config["index"] % n}
     if node.kind == "flatten":
         return {n - 1}
     return None
@@ -264,7 +264,7 @@ def _router_levels(junction, levels_of):
         return None
     first = junction.router[0] if junction.router else None
     if first is not None and first.kind == "select_scale":
-        return {first.config.get("index", -1) % n}
+        return {first.config["index"] % n}
     if first is not None and first.kind == "flatten":
         return {n - 1}
     return None

@@ -1,7 +1,7 @@
 """``multiscale_conv``: the paper's multiscale convolution over the coarsest scales of a pyramid.
 
 >>> from routegraph.kinds.shapes import PyramidShape, TensorShape
->>> facts = rule({"channels": [4, 8]}, (PyramidShape((TensorShape((3, 4, 4)), TensorShape((3, 2, 2)))),))
+>>> facts = rule({"channels": [4, 8], "kernel": 3}, (PyramidShape((TensorShape((3, 4, 4)), TensorShape((3, 2, 2)))),))
 >>> str(facts.out_shape), facts.ops
 ('[4x4x4, 8x2x2]', 2624)
 """
@@ -32,7 +32,7 @@ class MultiscaleConvLayer(Strict):
 
 def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
     """Per output scale: its input level, size, channels and both convs' kernel and ops."""
-    channels, k = config["channels"], config.get("kernel", 3)
+    channels, k = config["channels"], config["kernel"]
     m = len(channels)
     if len(pyramid.levels) < m:
         raise ShapeProblem(

@@ -118,7 +118,7 @@ def clipped_kernel(kernel: int, size: int, padding) -> int:
 def conv_geometry(config: dict, shape: TensorShape) -> tuple[int, int, int, int]:
     """(out_h, out_w, kernel_h, kernel_w) of a conv2d on ``shape``."""
     _, h, w = shape.dims
-    k, s, pad = config.get("kernel", 3), config.get("stride", 1), config.get("padding", "same")
+    k, s, pad = config["kernel"], config["stride"], config["padding"]
     kh, kw = clipped_kernel(k, h, pad), clipped_kernel(k, w, pad)
     if pad == "same":
         return ceil(h / s), ceil(w / s), kh, kw

@@ -95,11 +95,11 @@ class MultiscaleConv(nn.Module):
         plan = multiscale_plan(config, in_shape)
         self.first = len(in_shape.levels) - len(plan)
         self.lateral = nn.ModuleList(
-            SameConv2d(s["cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan)
+            SameConv2d(s["cin"], s["cout"], (s["h"], s["w"]), config["kernel"]) for s in plan)
         self.vertical = nn.ModuleList(
-            SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan[1:])
+            SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config["kernel"]) for s in plan[1:])
         self.norms = nn.ModuleList(
-            nn.BatchNorm2d(s["cout"], eps=config.get("eps", 1e-6), momentum=config.get("momentum", 0.1)) for s in plan)
+            nn.BatchNorm2d(s["cout"], eps=config["eps"], momentum=config["momentum"]) for s in plan)
         self.fused = False
 
     def forward(self, pyramid):
