@@ -222,11 +222,9 @@ class _Compiler:
                 ))
             else:
                 config, in_shapes, result = facts[name]
-                nodes.append(CompiledNode(
-                    name=name, kind=node.kind, inputs=tuple(self.inputs_of(node)), config=config,
-                    in_shapes=in_shapes, out_shape=result.out_shape, ops=result.ops, params=result.params,
-                    region=node_region[name], loc=loc,
-                ))
+                layer = CompiledLayer(node.kind, config, in_shapes, result.out_shape, result.ops, result.params)
+                nodes.append(CompiledNode(name=name, inputs=tuple(self.inputs_of(node)), layer=layer,
+                                          region=node_region[name], loc=loc))
         from .regions import build_paths
 
         regions, paths = build_paths(regions, nodes, junctions)

@@ -52,7 +52,7 @@ def load_run(path: str | Path, *, with_model: bool = True, allow_import=None) ->
     config = read_json(path / "config.json")
     if config.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path / 'config.json'}: not a routegraph run (format {config.get('format')!r}, expected {RUN_FORMAT!r})")
-    graph = replace(CompiledGraph.from_json(read_json(path / "compiled.json")), allow_import=allowed_prefixes(allow_import))
+    graph = replace(CompiledGraph.from_json(read_json(path / "compiled.json"), str(path / "compiled.json")), allow_import=allowed_prefixes(allow_import))
     run = Run(path, config, graph)
     if with_model:
         from ..nn.model import build_model

@@ -90,7 +90,7 @@ class RunInfo:
     def graph(self) -> CompiledGraph:
         data = read_json(self.path / "compiled.json")
         try:
-            return CompiledGraph.from_json(data)
+            return CompiledGraph.from_json(data, str(self.path / "compiled.json"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path / 'compiled.json'}: not a compiled graph ({exc})") from None
 
