@@ -30,7 +30,7 @@ class MultiscaleConvLayer(Strict):
     momentum: spec_float(gt=0, le=1) = Field(0.1, description="batch-norm momentum (PyTorch convention)")
 
 
-def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
+def multiscale_scales(config: dict, pyramid: PyramidShape) -> list[dict]:
     """Per output scale: its input level, size, channels and both convs' kernel and ops."""
     channels, k = config["channels"], config["kernel"]
     m = len(channels)
@@ -40,7 +40,7 @@ def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
             f"at most {len(pyramid.levels)} entries in channels",
         )
     levels = pyramid.levels[-m:]
-    plan, previous = [], None
+    scales, previous = [], None
     for t, (level, cout) in enumerate(zip(levels, channels)):
         cin, h, w = level.dims
         kh, kw = min(k, h), min(k, w)
@@ -55,18 +55,18 @@ def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
                 )
             scale["vertical_cin"] = previous["cout"]
             scale["vertical_ops"] = h * w * kh * kw * previous["cout"] * cout
-        plan.append(scale)
+        scales.append(scale)
         previous = scale
-    return plan
+    return scales
 
 
 def rule(config, in_shapes) -> LayerFacts:
     """A pyramid of ``len(channels)`` levels; ops: both convs of every scale."""
     pyramid = need_pyramid(one_input(in_shapes, "multiscale_conv"), "multiscale_conv")
-    plan = multiscale_plan(config, pyramid)
-    ops = sum(s["lateral_ops"] + s["vertical_ops"] for s in plan)
-    params = sum(s["kh"] * s["kw"] * (s["cin"] + s["vertical_cin"]) * s["cout"] + 2 * s["cout"] for s in plan)
-    out = PyramidShape(tuple(TensorShape((s["cout"], s["h"], s["w"])) for s in plan))
+    scales = multiscale_scales(config, pyramid)
+    ops = sum(s["lateral_ops"] + s["vertical_ops"] for s in scales)
+    params = sum(s["kh"] * s["kw"] * (s["cin"] + s["vertical_cin"]) * s["cout"] + 2 * s["cout"] for s in scales)
+    out = PyramidShape(tuple(TensorShape((s["cout"], s["h"], s["w"])) for s in scales))
     return LayerFacts(out, ops, params)
 
 

@@ -15,7 +15,7 @@ import torch
 from ..graph.layering import classifier_layers
 from ..checks import POSITIVE_INT, check_k_cpt
 from ..nn.model import RoutedNetwork
-from ..routing import RoutingPlan, inference_policy, path_ops, routed_leaf
+from ..routing import RegionTables, inference_policy, path_ops, routed_leaf
 from .fast import heap_untuned
 
 
@@ -23,7 +23,7 @@ from .fast import heap_untuned
 def predict_dense(model: RoutedNetwork, images: torch.Tensor, k_cpt=None, batch_size: int = 500):
     """Argmax-routed predictions computed densely: (predictions, leaf index, decisions)."""
     device = next(model.parameters()).device
-    plan = RoutingPlan(model.graph).to(device)
+    plan = RegionTables(model.graph).to(device)
     was_training = model.training
     model.eval()
     predictions, leaves, decisions = [], [], {j.name: [] for j in model.graph.junctions}
@@ -47,7 +47,7 @@ def predict_dense(model: RoutedNetwork, images: torch.Tensor, k_cpt=None, batch_
 
 def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes: int, split: str = "test") -> dict:
     """Build the evaluation record from routed predictions."""
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     ops = path_ops(plan).double()
     n = len(labels)
     correct = predictions == labels

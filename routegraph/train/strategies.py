@@ -20,7 +20,7 @@ import torch
 
 from ..nn.model import DenseOutput, RoutedNetwork
 from ..routing import (
-    RoutingPlan, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
+    RegionTables, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
 from ..registry import Registry
@@ -53,14 +53,14 @@ class Strategy:
         self.k_cpt, self.k_l2, self.talr, self.eps = k_cpt, k_l2, talr, eps
         self.regularized_policy, self.dynamic_k_cpt = regularized_policy, dynamic_k_cpt
         self.k_cpt_set, self.error = tuple(k_cpt_set), error
-        self.plan: RoutingPlan | None = None
+        self.plan: RegionTables | None = None
         self.dist = SINGLE  # the trainer sets its context: TALR and statistics use global batch means
 
     # -- set-up --------------------------------------------------------
     def setup(self, model: RoutedNetwork) -> None:
         """Precompute the routing plan and which region owns each weight."""
         device = next(model.parameters()).device
-        self.plan = RoutingPlan(model.graph).to(device)
+        self.plan = RegionTables(model.graph).to(device)
         self._junction_region = {j.name: j.region for j in model.graph.junctions}
         regions = model.owner_regions()
         self._weights, weight_regions = [], []
