@@ -4,26 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from infer_helpers import k_sensitive, randomize, tiny_chain_graph, write_run
+from infer_helpers import fixed_and_dynamic_runs
 from routegraph.cli.main import main
 from routegraph.errors import ConfigError
 from routegraph.infer import route
 from routegraph.infer.budget import calibrate_saved_run
 from routegraph.infer.predict import load_inputs, resolve_k_cpt, write_predictions
-from routegraph.nn import build_model
 from routegraph.train.rundir import load_run
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("runs")
-    torch.manual_seed(0)
-    fixed = write_run(base / "fixed", randomize(build_model(tiny_chain_graph()), seed=2), dynamic=False, k_cpt=1e-8)
-    dynamic = write_run(base / "dynamic", k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1),
-                        dynamic=True, n_test=96)
-    return fixed, dynamic
+    return fixed_and_dynamic_runs(tmp_path_factory.mktemp("runs"))
 
 
 @pytest.mark.parametrize("which", ["fixed", "dynamic"])
