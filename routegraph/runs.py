@@ -13,6 +13,7 @@ model of a run is loaded by :func:`routegraph.train.rundir.load_run`, which impo
 [{'k_cpt': 1e-08, 'error_rate': 0.5}]
 >>> short_name("pragmatic_critic")
 'pc'
+>>> import shutil; shutil.rmtree(run)
 """
 from __future__ import annotations
 
