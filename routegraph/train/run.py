@@ -16,6 +16,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..io import atomic_write_json
+from ..k_cpt import K_CPT_INPUT_SCALE
 from ..kinds.registry import import_records
 from .config import TrainConfig
 from .rundir import RUN_FORMAT, run_lock, write_evaluations
@@ -34,7 +35,8 @@ SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
 # Settings added after runs were first recorded: hashed only when changed, so old ids stay.
 # val_fraction is hashed unless 0, what runs before the validation split trained with: a default run
 # today (0.1: a tenth of train held out) must not take the id of an older run that trained on all of it.
-HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000}
+HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000,
+                       "k_cpt_input_scale": K_CPT_INPUT_SCALE}
 # What a checkpoint written before a setting existed was trained with, where that differs from
 # today's default: before the validation split, every training image was trained on.
 LEGACY = {"val_fraction": 0.0}
@@ -67,7 +69,7 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
     if "num_classes" in spec.params and "num_classes" not in overrides and spec.params["num_classes"] != num_classes:
         overrides["num_classes"] = num_classes  # follow the task unless the user pinned it
         spec = load_spec(spec_path, overrides)
-    graph = compile_spec(spec, k_cpt_input=config.dynamic_k_cpt)
+    graph = compile_spec(spec, k_cpt_input=config.dynamic_k_cpt, k_cpt_scale=config.k_cpt_input_scale)
     if graph.num_classes != num_classes:
         raise ConfigError(f"the spec's classifiers output {graph.num_classes} classes but the task has {num_classes}")
     classifier = None
