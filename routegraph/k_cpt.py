@@ -26,6 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .checks import check_k_cpt
+from .errors import ConfigError
+
 #: Routers read ``scale * k_cpt``; the reference (and every saved run) uses 1e7.
 K_CPT_INPUT_SCALE = 1e7
 
@@ -45,6 +48,22 @@ def router_input(k_cpt, scale: float, *, dtype, device=None, batch: int | None =
     if batch is not None and column.shape[0] not in (1, batch):
         raise ValueError(f"k_cpt has {column.shape[0]} values for a batch of {batch}")
     return column
+
+
+def k_cpt_to_route(graph, k_cpt):
+    """``k_cpt`` checked (:func:`~routegraph.checks.check_k_cpt`; None stays None) to route
+    ``graph`` with: required when its routers read it (``graph.k_cpt_input``).
+
+    >>> from types import SimpleNamespace
+    >>> k_cpt_to_route(SimpleNamespace(name="net", k_cpt_input=False), None) is None
+    True
+    >>> k_cpt_to_route(SimpleNamespace(name="net", k_cpt_input=True), None)
+    Traceback (most recent call last):
+    routegraph.errors.ConfigError: network 'net' reads k_cpt (dynamic k_cpt): pass k_cpt=
+    """
+    if graph.k_cpt_input and k_cpt is None:
+        raise ConfigError(f"network {graph.name!r} reads k_cpt (dynamic k_cpt): pass k_cpt=")
+    return None if k_cpt is None else check_k_cpt(k_cpt)
 
 
 def cost_column(k_cpt, device):

@@ -1,6 +1,6 @@
 """Budget targeting: the k_cpt at which a dynamic-k_cpt network meets an ops budget.
 
-A dynamic-k_cpt network's routers read ``1e7 * k_cpt``; raising k_cpt makes
+A dynamic-k_cpt network's routers read ``k_cpt_scale * k_cpt`` (1e7 by default); raising k_cpt makes
 examples exit earlier, so the mean op count falls (not strictly: it is a step
 function of k_cpt on a finite set, and nothing forces it to be monotone).
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import POSITIVE_INT, check_k_cpt
+from ..checks import POSITIVE_INT
 from ..errors import ConfigError
+from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
 from ..routing import RoutingPlan, inference_policy, routed_leaf
 from .executor import RoutedOutput
@@ -30,10 +31,7 @@ def dense_route(model: RoutedNetwork, x, k_cpt=None, *, batch_size: int | None =
     dynamic-k_cpt networks, ignored otherwise. ``ops`` are the chosen paths' ops (what path-only
     inference spends), not what the dense pass spent. Outputs are on the CPU."""
     graph = model.graph
-    if graph.k_cpt_input and k_cpt is None:
-        raise ConfigError(f"network {graph.name!r} reads k_cpt (dynamic k_cpt): pass k_cpt=")
-    if k_cpt is not None:
-        k_cpt = check_k_cpt(k_cpt)
+    k_cpt = k_cpt_to_route(graph, k_cpt)
     if batch_size is not None:
         POSITIVE_INT.check(batch_size, "batch_size")
     first = next(model.parameters(), None)

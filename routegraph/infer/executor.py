@@ -28,8 +28,9 @@ from typing import Mapping
 
 import torch
 
-from ..checks import POSITIVE_INT, check_k_cpt
+from ..checks import POSITIVE_INT
 from ..errors import ConfigError
+from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
 from .plan import ExecutionPlan, plan_for
 
@@ -104,10 +105,7 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
     :data:`routegraph.infer.plan.DEFAULT_OPTIONS`.
     """
     graph = model.graph
-    if graph.k_cpt_input and k_cpt is None:
-        raise ConfigError(f"network {graph.name!r} reads k_cpt (dynamic k_cpt): pass k_cpt=")
-    if k_cpt is not None:
-        k_cpt = check_k_cpt(k_cpt)
+    k_cpt = k_cpt_to_route(graph, k_cpt)
     if batch_size is not None:
         POSITIVE_INT.check(batch_size, "batch_size")
     if model.training:
