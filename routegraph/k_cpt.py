@@ -105,6 +105,16 @@ class KCptSchedule:
         """Whether k_cpt varies per example (and the routers must read it)."""
         return self.draws is not None
 
+    @property
+    def values(self) -> tuple[float, ...]:
+        """Every k_cpt the schedule trains at (the draws, or the fixed value): what the run is
+        evaluated at in the end; periodic evaluation takes the middle one.
+
+        >>> KCptSchedule(draws=(0.0, 1e-9, 4e-9)).values, KCptSchedule(fixed=2e-9).values
+        ((0.0, 1e-09, 4e-09), (2e-09,))
+        """
+        return self.draws if self.dynamic else (self.fixed,)
+
     def sample(self, batch_size: int, generator):
         """``[batch_size]`` float32 draws from ``draws`` (dynamic), else the fixed number."""
         if not self.dynamic:

@@ -16,7 +16,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..io import atomic_write_json
-from ..k_cpt import K_CPT_INPUT_SCALE
+from ..k_cpt import K_CPT_INPUT_SCALE, KCptSchedule
 from ..kinds.registry import import_records
 from .config import TrainConfig
 from .rundir import RUN_FORMAT, run_lock, write_evaluations
@@ -204,8 +204,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     trainer.fit()
     evaluations = []
     if dist.is_main:
-        k_values = list(config.k_cpt_set) if config.dynamic_k_cpt else [config.k_cpt]
-        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in k_values]
+        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in trainer.k_cpt.values]
         write_evaluations(out, record["run_id"], task.class_names, evaluations)
     dist.barrier()
     return RunResult(out, record, evaluations)
@@ -276,4 +275,5 @@ def _label(config: TrainConfig) -> str:
 
 
 def _middle_k(config: TrainConfig):
-    return config.k_cpt_set[len(config.k_cpt_set) // 2] if config.dynamic_k_cpt else config.k_cpt
+    values = KCptSchedule.from_config(config).values
+    return values[len(values) // 2]
