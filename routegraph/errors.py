@@ -87,6 +87,10 @@ class CheckpointError(RouteGraphError):
     """A run directory or checkpoint is missing or incompatible."""
 
 
+class NotARunError(CheckpointError):
+    """A path is neither a run directory nor a directory holding runs."""
+
+
 class TrainingError(RouteGraphError):
     """Training cannot go on (the loss became NaN or infinite)."""
 

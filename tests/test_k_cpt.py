@@ -15,7 +15,8 @@ from routegraph.graph import compile_spec
 from routegraph.graph.compiled import CompiledGraph
 from routegraph.k_cpt import K_CPT_INPUT_SCALE, KCptSchedule, cost_column, router_input
 from routegraph.train import Actor, TrainConfig, Trainer, strategy_from_config
-from routegraph.train.run import resume_differences, run_id
+from routegraph.runs import run_id
+from routegraph.train.run import resume_differences
 
 REPO = Path(__file__).resolve().parents[1]
 SAVED_DYNAMIC = sorted(REPO.glob("docs/results/runs/*/*-dyn-*/compiled.json"))

@@ -36,6 +36,7 @@ def _spec_path(value: str | None) -> str:
 
 def run(args) -> int:
     from .main import main
+    from ..runs import EVALUATIONS
 
     out = Path(args.out)
     if args.fresh and out.exists():
@@ -57,12 +58,12 @@ def run(args) -> int:
     runs = out / "runs"
     for exit_index in (1, 2, 3):
         run_dir = runs / f"static-{exit_index}"
-        if not (run_dir / "eval.json").exists():
+        if not (run_dir / EVALUATIONS).exists():
             step(f"train static baseline {exit_index}", ["train", spec, "--strategy", "static", "--static-exit",
                                                          str(exit_index), "--out", str(run_dir), *common])
     for k_cpt in args.k_cpt:
         run_dir = runs / f"actor-{k_cpt:g}"
-        if not (run_dir / "eval.json").exists():
+        if not (run_dir / EVALUATIONS).exists():
             step(f"train a routed actor network, k_cpt={k_cpt:g}", ["train", spec, "--strategy", "actor", "--k-cpt",
                                                                       str(k_cpt), "--out", str(run_dir), *common])
     actors = [str(p) for p in sorted(runs.glob("actor-*"), key=lambda p: float(p.name.split("-", 1)[1]))]  # by k_cpt

@@ -20,7 +20,8 @@ def add_arguments(parser):
 def run(args) -> int:
     from ..train.evaluate import evaluate
     from ..io import atomic_write_json
-    from ..train.rundir import is_own_data, load_run, load_run_task, task_choice, write_evaluations
+    from ..runs import EVALUATIONS, write_evaluations
+    from ..train.rundir import is_own_data, load_run, load_run_task, task_choice
 
     run_ = load_run(args.run)
     config = run_.config
@@ -33,7 +34,7 @@ def run(args) -> int:
     print_table(records, config)
     if is_own_data(run_, args.data, options):
         write_evaluations(run_.path, config["run_id"], task.class_names, records)
-        print(f"wrote {run_.path / 'eval.json'}")
+        print(f"wrote {run_.path / EVALUATIONS}")
     else:
         name, used = task_choice(run_, args.data, options)
         print(f"note: {name} {used or ''} is not the data this run was trained on ({config['data']} "

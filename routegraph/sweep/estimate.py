@@ -20,13 +20,14 @@ seconds per run) are not counted.
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CheckpointError
+from ..runs import read_metrics
 from .expand import RunSpec
 from .state import read_attempts
 
@@ -72,18 +73,11 @@ def table_cost(run: RunSpec, table: dict, reference_cores: int, cores: int) -> f
 
 def logged_cost(run_dir: Path, out: Path, run_id: str, batch: int, cores: int) -> float | None:
     """Machine-seconds per step from a run's metrics.jsonl and the threads its last attempt used."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return None
-    speeds = []
     try:
-        for line in path.read_text().splitlines()[-40:]:
-            record = json.loads(line) if line.strip() else {}
-            value = record.get("examples_per_s")
-            if value:
-                speeds.append(float(value))
-    except (OSError, json.JSONDecodeError):
+        records = read_metrics(run_dir)[-40:]
+    except (OSError, CheckpointError):
         return None
+    speeds = [float(r["examples_per_s"]) for r in records if r.get("examples_per_s")]
     if not speeds:
         return None
     attempts = read_attempts(out, run_id).get("attempts") or [{}]

@@ -98,16 +98,13 @@ def _spec_file(run, out: Path) -> str:
 
 def annotate_run(run_dir: Path, run) -> None:
     """Record the sweep's curve label and provenance in the run's config.json (read by plot/report)."""
-    import json
+    from ..runs import read_config, write_config
 
-    from ..io import atomic_write_json
-
-    path = Path(run_dir) / "config.json"
-    config = json.loads(path.read_text())
+    config = read_config(run_dir)
     wanted = {"label": run.label, "experiment": run.experiment, "group": run.group, "tier": run.tier}
     if any(config.get(k) != v for k, v in wanted.items()):
         config.update(wanted)
-        atomic_write_json(path, config)
+        write_config(run_dir, config)
 
 
 def _init_worker(threads: int, parent: int) -> None:

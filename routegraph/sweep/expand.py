@@ -222,8 +222,8 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
 
 
 def _make(train: dict, common: dict, k: float | None, base_k: float | None, exit_: str | None) -> RunSpec:
+    from ..runs import run_id
     from ..train.config import TrainConfig
-    from ..train.run import run_id
 
     config = TrainConfig.from_json(train)
     # exactly what train_run hashes: the data task, the options as handed to it (None when empty; see

@@ -20,8 +20,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..io import DirectoryLock, LockHeld, atomic_write_json
+from ..runs import CHECKPOINT, CONFIG, read_evaluations, read_json
 
 SWEEP_FORMAT = "routegraph.sweep/1"
 INDEX = "sweep.json"
@@ -46,12 +47,13 @@ class RunState:
 def run_state(run_dir: Path, run) -> RunState:
     """The status of ``run`` (a RunSpec) in ``run_dir``."""
     run_dir = Path(run_dir)
-    config_file, checkpoint = run_dir / "config.json", run_dir / "checkpoint.pt"
+    config_file, checkpoint = run_dir / CONFIG, run_dir / CHECKPOINT
     if config_file.exists():
         try:
-            recorded = json.loads(config_file.read_text()).get("run_id")
-        except (OSError, json.JSONDecodeError):
-            recorded = None
+            config = read_json(config_file)
+        except (OSError, CheckpointError):  # unreadable: training it again reports why
+            config = None
+        recorded = config.get("run_id") if isinstance(config, dict) else None
         if recorded is not None and recorded != run.id:
             return RunState(CONFLICT, note=f"{config_file} belongs to run {recorded}, not {run.id}")
     if not checkpoint.exists():
@@ -80,8 +82,8 @@ def checkpoint_iteration(path: Path) -> int | None:
 def _evaluation(run_dir: Path, run) -> dict | None:
     """The run's own evaluation (middle of the set for a dynamic run) if eval.json covers every k_cpt needed."""
     try:
-        records = json.loads((run_dir / "eval.json").read_text()).get("evaluations", [])
-    except (OSError, json.JSONDecodeError):
+        records = read_evaluations(run_dir).get("evaluations", [])
+    except (OSError, CheckpointError):
         return None
     if run.kind == "static":  # no routing: one evaluation, whatever k_cpt it names
         return records[0] if records else None

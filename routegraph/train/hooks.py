@@ -5,12 +5,12 @@ and ``on_fit_end(trainer)``. ``trainer.iteration`` counts finished steps.
 """
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
 
-from ..io import atomic_write_json, atomic_write_text, read_json_lines
+from ..io import atomic_write_json
+from ..runs import append_metrics, keep_metrics_until
 
 
 class Hook:
@@ -57,15 +57,12 @@ class MetricsLogger(Hook):
 
     def on_fit_start(self, trainer):
         if self.path.exists():
-            records, torn = read_json_lines(self.path)
+            torn = keep_metrics_until(self.path, trainer.iteration)
             if torn:
                 warnings.warn(torn, stacklevel=2)
-            kept = [line for line, record in records if record.get("iteration", 0) <= trainer.iteration]
-            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict) -> None:
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_metrics(self.path, record)
 
     def on_step_end(self, trainer, stats):
         if trainer.iteration % self.every == 0 or trainer.iteration == trainer.config.iterations:

@@ -6,7 +6,6 @@ This is what ``routegraph train`` and the sweep runner call.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -15,13 +14,11 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from ..io import atomic_write_json
-from ..k_cpt import K_CPT_INPUT_SCALE, KCptSchedule
+from ..k_cpt import KCptSchedule
 from ..kinds.registry import import_records
+from ..runs import CHECKPOINT, METRICS, RUN_FORMAT, SPEED_ONLY, run_id, write_compiled, write_config, write_evaluations
 from .config import TrainConfig
-from .rundir import RUN_FORMAT, run_lock, write_evaluations
-
-SHORT = {"static": "sr", "actor": "ac", "pragmatic_critic": "pc", "optimistic_critic": "oc"}
+from .rundir import run_lock
 
 
 @dataclass
@@ -31,31 +28,9 @@ class RunResult:
     evaluations: list[dict]
 
 
-SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
-# Settings added after runs were first recorded: hashed only when changed, so old ids stay.
-# val_fraction is hashed unless 0, what runs before the validation split trained with: a default run
-# today (0.1: a tenth of train held out) must not take the id of an older run that trained on all of it.
-HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000,
-                       "k_cpt_input_scale": K_CPT_INPUT_SCALE}
 # What a checkpoint written before a setting existed was trained with, where that differs from
 # today's default: before the validation split, every training image was trained on.
 LEGACY = {"val_fraction": 0.0}
-
-
-def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
-    """A stable id: method, k_cpt and a hash of everything that defines the run.
-
-    Settings that change speed, not results (fast mode, threads, device, backend, CUDA graph), stay
-    out of the hash, so a run resumes under either."""
-    settings = {k: v for k, v in config.to_json().items()
-                if k not in SPEED_ONLY and not (k in HASHED_WHEN_CHANGED and v == HASHED_WHEN_CHANGED[k])}
-    blob = json.dumps({"config": settings, "spec": spec_text, **extra}, sort_keys=True, default=str)
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
-    if config.method == "static":
-        k = f"exit{config.static_classifier or 'last'}"
-    else:
-        k = "dyn" if config.dynamic_k_cpt else f"{config.k_cpt:.0e}".replace("+", "")
-    return f"{SHORT[config.method]}-{k}-{digest}"
 
 
 def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: int):
@@ -129,7 +104,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     from .loop import Trainer
     from .strategies import strategy_from_config
 
-    checkpoint = out / "checkpoint.pt"
+    checkpoint = out / CHECKPOINT
     if checkpoint.exists() and not resume:
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if config.threads:
@@ -185,13 +160,13 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     model = build_model(graph)  # before anything is written: a network too big to build leaves no files
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "config.json", record)
-        atomic_write_json(out / "compiled.json", graph.to_json())
+        write_config(out, record)
+        write_compiled(out, graph)
     if dist.active and config.sync_batch_norm:
         globalize_batch_norm(model)  # BN statistics over the global batch, as in one process
     hooks = []
     if dist.is_main:  # only rank 0 writes
-        logger = MetricsLogger(out / "metrics.jsonl", config.log_every)
+        logger = MetricsLogger(out / METRICS, config.log_every)
         hooks = [ProgressBar(disable=not progress), logger,
                  Checkpointer(checkpoint, config.checkpoint_every, run=run_settings)]
         if config.eval_every:  # on validation images: the test split is left to the final evaluation

@@ -1,11 +1,11 @@
-"""Reading and writing run directories (format: docs/run-format.md).
+"""Loading a run with its model, locking a run directory while training writes it, and the
+task a run is evaluated on. The format itself (its files, run ids) is :mod:`routegraph.runs`.
 
 >>> run = load_run("runs/ac-4e-9")          # doctest: +SKIP
 >>> run.model, run.graph, run.config["k_cpt"]  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,10 +14,8 @@ from typing import Iterator
 from ..errors import CheckpointError, ConfigError
 from ..graph.compiled import CompiledGraph
 from ..imports import allowed_prefixes
-from ..io import DirectoryLock, LockHeld, atomic_write_json, remove_stale_temps
-
-RUN_FORMAT = "routegraph.run/1"
-LOCK = ".lock"
+from ..io import DirectoryLock, LockHeld, remove_stale_temps
+from ..runs import CHECKPOINT, LOCK, read_compiled, read_config, read_evaluations
 
 
 @dataclass
@@ -32,36 +30,21 @@ class Run:
         return read_evaluations(self.path).get("evaluations", [])
 
 
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing; is {Path(path).parent} a routegraph run directory?") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-
-
 def load_run(path: str | Path, *, with_model: bool = True, allow_import=None) -> Run:
     """Load a run's config and compiled graph, and (by default) its trained model.
 
     ``allow_import``: module prefixes its ``module`` nodes may import, as for
     :func:`routegraph.load_spec` (what the run was trained with is not trusted)."""
     path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: no such run directory")
-    config = read_json(path / "config.json")
-    if config.get("format") != RUN_FORMAT:
-        raise CheckpointError(f"{path / 'config.json'}: not a routegraph run (format {config.get('format')!r}, expected {RUN_FORMAT!r})")
-    graph = replace(CompiledGraph.from_json(read_json(path / "compiled.json")), allow_import=allowed_prefixes(allow_import))
+    config = read_config(path)
+    graph = replace(read_compiled(path), allow_import=allowed_prefixes(allow_import))
     run = Run(path, config, graph)
-    if with_model:
+    if with_model:  # the torch half, imported only here
         from ..nn.model import build_model
-        from .checkpoint import load_checkpoint
-
-        from .checkpoint import load_model_state
+        from .checkpoint import load_checkpoint, load_model_state
 
         run.model = build_model(graph)
-        load_model_state(run.model, load_checkpoint(path / "checkpoint.pt"), path / "checkpoint.pt")
+        load_model_state(run.model, load_checkpoint(path / CHECKPOINT), path / CHECKPOINT)
         run.model.eval()
     return run
 
@@ -174,18 +157,3 @@ def _names(names, limit: int = 12) -> str:
     names = list(names)
     return "[" + ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "") + "]"
 
-
-def read_evaluations(path: Path) -> dict:
-    file = Path(path) / "eval.json"
-    return read_json(file) if file.exists() else {}
-
-
-def write_evaluations(path: Path, run_id: str, class_names, records: list[dict]) -> dict:
-    """Merge ``records`` into eval.json, replacing any with the same k_cpt."""
-    current = read_evaluations(path)
-    new_keys = {r["k_cpt"] for r in records}
-    kept = [r for r in current.get("evaluations", []) if r["k_cpt"] not in new_keys]
-    merged = sorted(kept + records, key=lambda r: (r["k_cpt"] is not None, r["k_cpt"] or 0.0))
-    data = {"run_id": run_id, "class_names": list(class_names), "evaluations": merged}
-    atomic_write_json(Path(path) / "eval.json", data)
-    return data

@@ -2,8 +2,8 @@
 
 Only ``config.json`` and ``eval.json`` are read up front (so plotting dozens
 of runs is quick); ``compiled.json`` and ``metrics.jsonl`` are read the first
-time a picture asks for them. Nothing here imports torch. Format:
-docs/run-format.md.
+time a picture asks for them. Nothing here imports torch. The files are read through
+:mod:`routegraph.runs` (format: docs/run-format.md).
 
 >>> runs = find_runs(["runs/"])                    # doctest: +SKIP
 >>> [(r.name, r.label, r.k_cpt) for r in runs]      # doctest: +SKIP
@@ -11,39 +11,20 @@ docs/run-format.md.
 from __future__ import annotations
 
 import glob
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError, NotARunError
 from ..graph.compiled import CompiledGraph
-from ..io import read_json_lines
+from ..runs import RUN_FILES, is_run_dir, read_compiled, read_config, read_evaluations, read_metrics
 
-# The same as routegraph.train.rundir, which is not imported: routegraph.train
-# imports torch, and drawing pictures must not wait seconds for it.
-RUN_FORMAT = "routegraph.run/1"
 _GLOB_CHARS = set("*?[")
-
-
-def read_json(path: Path):
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing; is {Path(path).parent} a routegraph run directory?") from None
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path}: not a text file") from None
 
 
 class NoRunsError(ConfigError):
     """The paths given name no run directories (or none with what a picture needs)."""
-
-
-class NotARunError(CheckpointError):
-    """A path is neither a run directory nor a directory holding runs."""
 
 
 @dataclass
@@ -96,11 +77,7 @@ class RunInfo:
     # -- lazily read files ---------------------------------------------------
     @cached_property
     def graph(self) -> CompiledGraph:
-        data = read_json(self.path / "compiled.json")
-        try:
-            return CompiledGraph.from_json(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{self.path / 'compiled.json'}: not a compiled graph ({exc})") from None
+        return read_compiled(self.path)
 
     @cached_property
     def graph_key(self) -> str:
@@ -110,10 +87,7 @@ class RunInfo:
     @cached_property
     def metrics(self) -> list[dict]:
         """Every line of metrics.jsonl; a truncated last line (a run still writing) is skipped."""
-        file = self.path / "metrics.jsonl"
-        if not file.exists():
-            return []
-        return [record for _, record in read_json_lines(file)[0]]
+        return read_metrics(self.path)
 
     @property
     def training_log(self) -> list[dict]:
@@ -171,26 +145,9 @@ def _same_k(a, b) -> bool:
     return abs(float(a) - float(b)) <= 1e-9 * max(abs(float(a)), abs(float(b)), 1e-30)
 
 
-def is_run_dir(path: Path) -> bool:
-    return (path / "config.json").is_file()
-
-
 def load_run_info(path: str | Path) -> RunInfo:
     """Read one run directory's config.json and eval.json (validated)."""
-    path = Path(path)
-    if not path.is_dir():
-        raise NotARunError(f"{path}: no such run directory")
-    if not is_run_dir(path):
-        raise NotARunError(f"{path}: not a run directory (no config.json)")
-    config = read_json(path / "config.json")
-    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
-        found = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise NotARunError(f"{path / 'config.json'}: not a routegraph run (format {found!r}, expected {RUN_FORMAT!r})")
-    eval_file = path / "eval.json"
-    eval_data = read_json(eval_file) if eval_file.exists() else {}
-    if not isinstance(eval_data, dict) or not isinstance(eval_data.get("evaluations", []), list):
-        raise CheckpointError(f"{eval_file}: expected an object with a list of 'evaluations'")
-    return RunInfo(path, config, eval_data)
+    return RunInfo(Path(path), read_config(path), read_evaluations(path))
 
 
 def find_runs(paths: Iterable[str | Path], *, max_depth: int = 3) -> list[RunInfo]:
@@ -219,7 +176,7 @@ def find_runs(paths: Iterable[str | Path], *, max_depth: int = 3) -> list[RunInf
         if not path.exists():
             raise NotARunError(f"{path}: no such run directory")
         if path.is_file():
-            hint = " (pass the directory that holds it)" if path.name in ("config.json", "eval.json", "compiled.json", "metrics.jsonl") else ""
+            hint = " (pass the directory that holds it)" if path.name in RUN_FILES else ""
             raise NotARunError(f"{path}: a file, not a run directory{hint}")
         if is_run_dir(path):
             found[path] = None
