@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..imports import DEFAULT_ALLOWED
+from ..k_cpt import K_CPT_INPUT_SCALE
 from ..kinds.shapes import PyramidShape, Shape, TensorShape  # noqa: F401  (their home is kinds/)
 
 #: Bytes per parameter and per activation value: modules are built in float32.
@@ -138,7 +139,8 @@ class CompiledGraph:
     regions: tuple[Region, ...]  # parents before children; regions[0] is the root
     paths: tuple[PathInfo, ...]  # one per classifier, in classifier order
     params: dict[str, Any] = field(default_factory=dict)
-    k_cpt_input: bool = False  # routers read 1e7 * k_cpt as an extra input (dynamic k_cpt)
+    k_cpt_input: bool = False  # routers read k_cpt_scale * k_cpt as an extra input (dynamic k_cpt)
+    k_cpt_scale: float = K_CPT_INPUT_SCALE  # see routegraph.k_cpt; saved only when not the default
     source: str = ""
     # what build_model may import for module nodes; never saved (a run's reader grants its own)
     allow_import: tuple[str, ...] = DEFAULT_ALLOWED
@@ -212,6 +214,9 @@ class CompiledGraph:
             d["out_shape"] = shape_to_json(d["out_shape"])
             return d
 
+        # the scale is written only when not the default, so that compiled.json and the
+        # fingerprint of every graph saved before it was a setting stay the same
+        scale = {} if self.k_cpt_scale == K_CPT_INPUT_SCALE else {"k_cpt_scale": self.k_cpt_scale}
         return {
             "format": "routegraph.compiled/1",
             "name": self.name,
@@ -219,6 +224,7 @@ class CompiledGraph:
             "input_shape": list(self.input_shape.dims),
             "params": self.params,
             "k_cpt_input": self.k_cpt_input,
+            **scale,
             "source": self.source,
             "total_ops": self.total_ops,
             "total_params": self.total_params,
@@ -290,6 +296,7 @@ class CompiledGraph:
             paths=paths,
             params=data.get("params", {}),
             k_cpt_input=data.get("k_cpt_input", False),
+            k_cpt_scale=float(data.get("k_cpt_scale", K_CPT_INPUT_SCALE)),
             source=data.get("source", ""),
         )
 
