@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .errors import CheckpointError, NotARunError
 from .io import atomic_write_json, atomic_write_text, read_json_lines
+from .k_cpt import K_CPT_INPUT_SCALE
 
 if TYPE_CHECKING:  # no import at run time: train/ sits above this module
     from .train.config import TrainConfig
@@ -175,7 +176,8 @@ SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
 # Settings added after runs were first recorded: hashed only when changed, so old ids stay.
 # val_fraction is hashed unless 0, what runs before the validation split trained with: a default run
 # today (0.1: a tenth of train held out) must not take the id of an older run that trained on all of it.
-HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000}
+HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000,
+                       "k_cpt_input_scale": K_CPT_INPUT_SCALE}
 
 
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:

@@ -26,6 +26,8 @@ _HELP = {
     "k_cpt": "cost per multiply-accumulate",
     "dynamic_k_cpt": "routers read k_cpt; train on k_cpt drawn from --k-cpt-set",
     "k_cpt_set": "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at",
+    "k_cpt_input_scale": "dynamic k_cpt: the routers read this times k_cpt as their extra input (the reference's 1e7; "
+                         "larger values make small-budget routers follow k_cpt more)",
     "eps": "exploration floor of the training policy: every path keeps a probability of about eps times "
            "its share of the leaves (docs/training.md)",
     "error": "error used in critic targets: cross_entropy | zero_one",

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import CheckpointError
 from ..imports import DEFAULT_ALLOWED
+from ..k_cpt import K_CPT_INPUT_SCALE
 from ..kinds.shapes import PyramidShape, Shape, TensorShape  # noqa: F401  (their home is kinds/)
 
 #: The ``format`` compiled.json says; checked on load.
@@ -165,7 +166,8 @@ class CompiledGraph:
     regions: tuple[Region, ...]  # parents before children; regions[0] is the root
     paths: tuple[PathInfo, ...]  # one per classifier, in classifier order
     params: dict[str, Any] = field(default_factory=dict)
-    k_cpt_input: bool = False  # routers read 1e7 * k_cpt as an extra input (dynamic k_cpt)
+    k_cpt_input: bool = False  # routers read k_cpt_scale * k_cpt as an extra input (dynamic k_cpt)
+    k_cpt_scale: float = K_CPT_INPUT_SCALE  # see routegraph.k_cpt; saved only when not the default
     source: str = ""
     # what build_model may import for module nodes; never saved (a run's reader grants its own)
     allow_import: tuple[str, ...] = DEFAULT_ALLOWED
@@ -232,6 +234,9 @@ class CompiledGraph:
     # -- JSON ------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; see docs/compiled-graph.md for its schema."""
+        # the scale is written only when not the default, so that compiled.json and the
+        # fingerprint of every graph saved before it was a setting stay the same
+        scale = {} if self.k_cpt_scale == K_CPT_INPUT_SCALE else {"k_cpt_scale": self.k_cpt_scale}
         return {
             "format": COMPILED_FORMAT,
             "name": self.name,
@@ -239,6 +244,7 @@ class CompiledGraph:
             "input_shape": list(self.input_shape.dims),
             "params": self.params,
             "k_cpt_input": self.k_cpt_input,
+            **scale,
             "source": self.source,
             "total_ops": self.total_ops,
             "total_params": self.total_params,
@@ -312,6 +318,7 @@ class CompiledGraph:
             paths=paths,
             params=data.get("params", {}),
             k_cpt_input=data.get("k_cpt_input", False),
+            k_cpt_scale=float(data.get("k_cpt_scale", K_CPT_INPUT_SCALE)),
             source=data.get("source", ""),
         )
 

@@ -20,8 +20,10 @@ from typing import Any
 
 import networkx as nx
 
+from ..checks import POSITIVE
 from ..errors import Problem, SpecError, unknown_problem
 from ..imports import granted
+from ..k_cpt import K_CPT_INPUT_SCALE
 from .compiled import (
     CompiledGraph, CompiledJunction, CompiledLayer, CompiledNode, SourceLoc, TensorShape,
 )
@@ -30,19 +32,21 @@ from ..kinds.shapes import ShapeProblem
 from .regions import build_regions
 
 
-def compile_spec(spec, *, k_cpt_input: bool = False) -> CompiledGraph:
+def compile_spec(spec, *, k_cpt_input: bool = False, k_cpt_scale: float = K_CPT_INPUT_SCALE) -> CompiledGraph:
     """Validate ``spec`` as a graph and compute shapes, costs, regions and paths.
 
-    ``k_cpt_input`` makes every router read ``1e7 * k_cpt`` as one extra input
+    ``k_cpt_input`` makes every router read ``k_cpt_scale * k_cpt`` (default
+    1e7, the reference's; see :mod:`routegraph.k_cpt`) as one extra input
     feature (the dynamic-k_cpt networks of the paper), appended before the
     router's first linear layer.
     """
-    return _Compiler(spec, k_cpt_input).run()
+    POSITIVE.check(k_cpt_scale, "k_cpt_scale")
+    return _Compiler(spec, k_cpt_input, float(k_cpt_scale)).run()
 
 
 class _Compiler:
-    def __init__(self, spec, k_cpt_input: bool):
-        self.spec, self.k_cpt_input = spec, k_cpt_input
+    def __init__(self, spec, k_cpt_input: bool, k_cpt_scale: float = K_CPT_INPUT_SCALE):
+        self.spec, self.k_cpt_input, self.k_cpt_scale = spec, k_cpt_input, k_cpt_scale
         self.problems: list[Problem] = []
         self.index = {node.name: i for i, node in enumerate(spec.nodes)}
         self.specs = {node.name: node for node in spec.nodes}
@@ -232,7 +236,7 @@ class _Compiler:
             name=self.spec.name, input_name=self.spec.input.name,
             input_shape=TensorShape(tuple(self.spec.input.shape)), nodes=tuple(nodes),
             junctions=tuple(junctions), regions=regions, paths=paths, params=dict(self.spec.params),
-            k_cpt_input=self.k_cpt_input, source=self.spec.file, allow_import=self.spec.allow_import,
+            k_cpt_input=self.k_cpt_input, k_cpt_scale=self.k_cpt_scale, source=self.spec.file, allow_import=self.spec.allow_import,
         )
 
 

@@ -6,5 +6,6 @@
 
 See docs/inference.md.
 """
-from .executor import RoutedOutput, dense_route, route  # noqa: F401
+from .dense import dense_route  # noqa: F401
+from .executor import RoutedOutput, route  # noqa: F401
 from .plan import DEFAULT_OPTIONS, ExecutionPlan, build_plan, plan_for  # noqa: F401

@@ -1,6 +1,6 @@
 """Budget targeting: the k_cpt at which a dynamic-k_cpt network meets an ops budget.
 
-A dynamic-k_cpt network's routers read ``1e7 * k_cpt``; raising k_cpt makes
+A dynamic-k_cpt network's routers read ``k_cpt_scale * k_cpt`` (1e7 by default); raising k_cpt makes
 examples exit earlier, so the mean op count falls (not strictly: it is a step
 function of k_cpt on a finite set, and nothing forces it to be monotone).
 
@@ -33,7 +33,7 @@ import torch
 from ..checks import POSITIVE, POSITIVE_INT, check_k_cpt
 from ..errors import ConfigError
 from ..nn.model import RoutedNetwork
-from .plan import ExecutionPlan, k_column, plan_for
+from .plan import ExecutionPlan, plan_for
 
 
 @dataclass
@@ -77,7 +77,7 @@ def router_table(model: RoutedNetwork, images: torch.Tensor, batch_size: int = 5
 def route_table(table: RouterTable, k_cpt: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``(exit, predictions)`` of every example at ``k_cpt``, routers only."""
     plan = table.plan
-    kcol = k_column(k_cpt, table.n, plan.dtype, plan.device) if plan.k_cpt_input else None
+    kcol = plan.router_input(k_cpt, table.n) if plan.k_cpt_input else None
     decisions = {j: plan.regions[_region_of(plan, j)].router(x, kcol).argmax(1) for j, x in table.router_inputs.items()}
     region = torch.zeros(table.n, dtype=torch.long)
     leaf_of = torch.full((len(plan.regions),), -1, dtype=torch.long)

@@ -28,10 +28,11 @@ from typing import Mapping
 
 import torch
 
-from ..checks import POSITIVE_INT, check_k_cpt
+from ..checks import POSITIVE_INT
 from ..errors import ConfigError
+from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
-from .plan import ExecutionPlan, k_column, plan_for
+from .plan import ExecutionPlan, plan_for
 
 
 @dataclass
@@ -104,10 +105,7 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
     :data:`routegraph.infer.plan.DEFAULT_OPTIONS`.
     """
     graph = model.graph
-    if graph.k_cpt_input and k_cpt is None:
-        raise ConfigError(f"network {graph.name!r} reads k_cpt (dynamic k_cpt): pass k_cpt=")
-    if k_cpt is not None:
-        k_cpt = check_k_cpt(k_cpt)
+    k_cpt = k_cpt_to_route(graph, k_cpt)
     if batch_size is not None:
         POSITIVE_INT.check(batch_size, "batch_size")
     if model.training:
@@ -140,7 +138,7 @@ def _execute(plan: ExecutionPlan, x: torch.Tensor, k_cpt, force) -> RoutedOutput
         logits = x.new_zeros(0, plan.classes[0]) if len(set(plan.classes)) == 1 else None
         return RoutedOutput(empty, empty.clone(), empty.clone(), logits, graph.classifiers, [],
                             tuple(j.name for j in graph.junctions))
-    kcol = k_column(k_cpt, n, plan.dtype, plan.device) if plan.k_cpt_input else None
+    kcol = plan.router_input(k_cpt, n) if plan.k_cpt_input else None
     per_example_k = kcol is not None and kcol.shape[0] > 1
     forced = _check_force(graph, force, n, plan.device) if force else None
     leaves: list[tuple[int, torch.Tensor | None, torch.Tensor]] = []
@@ -245,48 +243,3 @@ def _concat(parts: list[RoutedOutput]) -> RoutedOutput:
     logits = None if first.logits is None else torch.cat([p.logits for p in parts])
     return RoutedOutput(torch.cat([p.predictions for p in parts]), torch.cat([p.exit for p in parts]),
                         torch.cat([p.ops for p in parts]), logits, first.classifiers, decision_parts, first._junctions)
-
-
-@torch.no_grad()
-def dense_route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None) -> RoutedOutput:
-    """The reference: evaluate every node densely (``model(x, k_cpt)``), take each
-    junction's argmax, and follow the region tree from the root. Same output as
-    :func:`route` (``ops``: the chosen path's ops, not what dense evaluation spent)."""
-    graph = model.graph
-    was_training = model.training
-    model.eval()
-    try:
-        if graph.k_cpt_input and k_cpt is None:
-            raise ConfigError(f"network {graph.name!r} reads k_cpt (dynamic k_cpt): pass k_cpt=")
-        k = k_cpt if graph.k_cpt_input else None
-        if torch.is_tensor(k) and k.dim() > 0 and k.numel() == 1:
-            k = k.reshape(())
-        out = model(x, k)
-    finally:
-        model.train(was_training)
-    n = x.shape[0]
-    region = torch.zeros(n, dtype=torch.long)
-    decisions = {j.name: torch.full((n,), -1, dtype=torch.long) for j in graph.junctions}
-    jx_of_region = {j.region: j for j in graph.junctions}
-    for _ in range(len(graph.regions)):
-        moved = False
-        for r, junction in jx_of_region.items():
-            here = region == r
-            if not bool(here.any()):
-                continue
-            d = out.scores[junction.name].argmax(1)
-            decisions[junction.name][here] = d[here]
-            region[here] = torch.tensor(junction.sink_regions)[d[here]]
-            moved = True
-        if not moved:
-            break
-    leaf_of_region = {p.region: k for k, p in enumerate(graph.paths)}
-    exit_ = torch.tensor([leaf_of_region[r] for r in region.tolist()], dtype=torch.long)
-    stacked = [out.logits[c] for c in graph.classifiers]
-    uniform = len({t.shape[1] for t in stacked}) == 1
-    predictions = torch.stack([stacked[e][i].argmax() for i, e in enumerate(exit_.tolist())]) if n else torch.zeros(0, dtype=torch.long)
-    logits = torch.stack(stacked, 1)[torch.arange(n), exit_] if uniform else None
-    ops = torch.tensor([p.ops for p in graph.paths], dtype=torch.int64)[exit_]
-    junctions = tuple(j.name for j in graph.junctions)
-    parts = [(k, None, decisions[j]) for k, j in enumerate(junctions)]
-    return RoutedOutput(predictions, exit_, ops, logits, graph.classifiers, parts, junctions)

@@ -38,7 +38,8 @@ from ..graph.compiled import CompiledGraph, PyramidShape
 from ..kinds import relu as relu_kind
 from ..kinds.registry import get_kind
 from ..nn.layers import SameConv2d
-from ..nn.model import K_CPT_INPUT_SCALE, RoutedNetwork, module_key
+from ..k_cpt import router_input
+from ..nn.model import RoutedNetwork, module_key
 from . import fold
 
 #: Options of a plan, with the defaults that measured fastest on a 2-core CPU (docs/benchmarks.md).
@@ -74,8 +75,17 @@ class ExecutionPlan:
     dtype: torch.dtype
     device: torch.device
     options: dict = field(default_factory=dict)
-    k_cpt_input: bool = False
     fingerprint: tuple = ()
+
+    @property
+    def k_cpt_input(self) -> bool:
+        """Whether the routers read k_cpt (the graph's, stored once there)."""
+        return self.graph.k_cpt_input
+
+    def router_input(self, k_cpt, batch: int) -> torch.Tensor:
+        """The routers' k_cpt column for ``batch`` examples, in the plan's dtype and on its device:
+        :func:`routegraph.k_cpt.router_input` at the graph's scale, the bits the dense network reads."""
+        return router_input(k_cpt, self.graph.k_cpt_scale, dtype=self.dtype, device=self.device, batch=batch)
 
 
 def _tracked(model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
@@ -224,7 +234,7 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
 
     path_ops = torch.tensor([p.ops for p in graph.paths], dtype=torch.int64)
     classes = tuple(graph.node(c).config["classes"] for c in graph.classifiers)
-    plan = ExecutionPlan(graph, regions, path_ops, classes, dtype, device, opts, graph.k_cpt_input)
+    plan = ExecutionPlan(graph, regions, path_ops, classes, dtype, device, opts)
     return plan
 
 
@@ -283,7 +293,7 @@ def _kind_kernel(module, layer, opts) -> Callable | None:
 
 
 def _router_kernel(router, junction, opts) -> Callable:
-    """The router as ``fn(x, k_column)``; ``k_column`` ([B or 1, 1], already scaled by 1e7)
+    """The router as ``fn(x, k_column)``; ``k_column`` ([B or 1, 1], :meth:`ExecutionPlan.router_input`, scaled)
     is concatenated before the first linear layer for dynamic-k_cpt networks."""
     layers, modules, k_at = junction.router, list(router.layers), router.k_cpt_at
     steps: list[tuple[Callable, bool]] = []
@@ -326,14 +336,3 @@ def _router_kernel(router, junction, opts) -> Callable:
             x = fn(x)
         return x
     return route
-
-
-def k_column(k_cpt, batch: int, dtype: torch.dtype, device) -> torch.Tensor:
-    """``1e7 * k_cpt`` as the routers read it: ``[1, 1]`` for one value, ``[B, 1]`` per example
-    (computed exactly as :class:`~routegraph.nn.model.Router` does: float32, then cast)."""
-    if not torch.is_tensor(k_cpt):
-        k_cpt = torch.tensor(float(k_cpt), device=device)
-    k = (K_CPT_INPUT_SCALE * k_cpt).to(dtype).reshape(-1, 1)
-    if k.shape[0] not in (1, batch):
-        raise ValueError(f"k_cpt has {k.shape[0]} values for a batch of {batch}")
-    return k

@@ -3,7 +3,8 @@
 Dense mode (``forward``) evaluates every node on the whole batch, as the
 reference does for training, and returns every classifier's logits, every
 junction's router scores, and the per-region operation counts. Routed
-(path-only) inference lives in :mod:`routegraph.infer`.
+(path-only) inference lives in :mod:`routegraph.infer` (``routegraph.route(model, x)``);
+this module imports nothing from it.
 
 >>> import torch, routegraph                                          # doctest: +SKIP
 >>> model = routegraph.build_model(routegraph.compile_spec(spec))      # doctest: +SKIP
@@ -23,10 +24,8 @@ from ..errors import Problem, SpecError
 from ..graph.compiled import CompiledGraph, CompiledJunction
 from ..graph.summary import format_bytes
 from ..imports import granted
+from ..k_cpt import router_input
 from .layers import build_module
-
-#: Routers read ``K_CPT_INPUT_SCALE * k_cpt`` as their extra input (reference: 1e7).
-K_CPT_INPUT_SCALE = 1e7
 
 
 def module_key(name: str) -> str:
@@ -48,10 +47,12 @@ class DenseOutput:
 
 
 class Router(nn.Module):
-    """A junction's scoring subnetwork; optionally appends ``1e7 * k_cpt`` before its first linear."""
+    """A junction's scoring subnetwork; optionally appends ``k_cpt_scale * k_cpt``
+    (:func:`routegraph.k_cpt.router_input`) before its first linear."""
 
-    def __init__(self, junction: CompiledJunction, k_cpt_input: bool):
+    def __init__(self, junction: CompiledJunction, k_cpt_input: bool, k_cpt_scale: float):
         super().__init__()
+        self.k_cpt_scale = k_cpt_scale
         self.layers = nn.ModuleList(build_module(layer) for layer in junction.router)
         # the compiler widens the first linear layer that reads a flat vector by the k_cpt column
         vector_linears = [i for i, layer in enumerate(junction.router)
@@ -63,7 +64,7 @@ class Router(nn.Module):
         ``start - 1``, which fused heads compute; see :meth:`RoutedNetwork.forward`)."""
         for i in range(start, len(self.layers)):
             if i == self.k_cpt_at:
-                x = torch.cat([x, k_cpt_column(k_cpt, x)], dim=1)
+                x = torch.cat([x, self.k_cpt_column(k_cpt, x)], dim=1)
             x = self.layers[i](x)
         return x
 
@@ -74,11 +75,12 @@ class Router(nn.Module):
         return first if isinstance(first, nn.Linear) and self.k_cpt_at in (-1, 0) else None
 
 
-def k_cpt_column(k_cpt, x: torch.Tensor) -> torch.Tensor:
-    """``[B, 1]``: the routers' extra input ``K_CPT_INPUT_SCALE * k_cpt`` (k_cpt a scalar or ``[B]`` tensor)."""
-    if k_cpt is None:
-        raise ValueError("this network reads k_cpt: pass k_cpt= to forward()")
-    return (K_CPT_INPUT_SCALE * k_cpt).to(x.dtype).reshape(-1, 1).expand(x.shape[0], 1)
+
+    def k_cpt_column(self, k_cpt, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1]``: the extra input column for the batch ``x`` (k_cpt a scalar or ``[B]`` tensor)."""
+        if k_cpt is None:
+            raise ValueError("this network reads k_cpt: pass k_cpt= to forward()")
+        return router_input(k_cpt, self.k_cpt_scale, dtype=x.dtype, device=x.device).expand(x.shape[0], 1)
 
 
 class RoutedNetwork(nn.Module):
@@ -94,7 +96,7 @@ class RoutedNetwork(nn.Module):
         self.graph = graph
         with granted(graph.allow_import):  # what module nodes may import
             self.nodes = nn.ModuleDict({module_key(n.name): build_module(n) for n in graph.nodes})
-        self.routers = nn.ModuleDict({module_key(j.name): Router(j, graph.k_cpt_input) for j in graph.junctions})
+        self.routers = nn.ModuleDict({module_key(j.name): Router(j, graph.k_cpt_input, graph.k_cpt_scale) for j in graph.junctions})
         self.register_buffer("region_ops", torch.tensor([r.ops for r in graph.regions], dtype=torch.float64), persistent=False)
         # Execution order: nodes and routers interleaved topologically (routers right after what they read).
         readers: dict[str, list[CompiledJunction]] = {}
@@ -159,7 +161,7 @@ class RoutedNetwork(nn.Module):
                 continue
             router = self.routers[key]
             if router.k_cpt_at == 0:  # the extra input column, [B, 1] x [1, out]
-                y = y + k_cpt_column(k_cpt, x) * lin.weight[:, width]
+                y = y + router.k_cpt_column(k_cpt, x) * lin.weight[:, width]
             scores[name] = router(y, k_cpt, start=1)
 
     def forward(self, x: torch.Tensor, k_cpt: float | torch.Tensor | None = None) -> DenseOutput:
@@ -200,12 +202,6 @@ class RoutedNetwork(nn.Module):
         owners = {n.name: n.region for n in self.graph.nodes}
         owners.update({j.name: j.region for j in self.graph.junctions})
         return owners
-
-    def route(self, x: torch.Tensor, k_cpt=None, **kwargs):
-        """Routed, path-only inference (predictions, exit classifier, ops per example); see :func:`routegraph.infer.route`."""
-        from ..infer.executor import route
-
-        return route(self, x, k_cpt, **kwargs)
 
 
 #: A container's memory limit: cgroup v2, then v1 (v1 writes a huge number for "no limit").

@@ -26,18 +26,9 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
+from ..k_cpt import cost_column
 from .tables import RegionTables
 from .policy import junction_tensors, routed_leaf
-
-
-def k_cpt_column(k_cpt: float | Tensor, device: torch.device) -> Tensor:
-    """``k_cpt`` as float64, shaped ``[B, 1]`` (per-example) or ``[1, 1]`` (shared)."""
-    if not torch.is_tensor(k_cpt):  # a fill, not a copy from host memory (capturable in a CUDA graph)
-        return torch.full((1, 1), float(k_cpt), dtype=torch.float64, device=device)
-    k = k_cpt.detach().to(device=device, dtype=torch.float64)
-    if k.dim() > 1:
-        raise ValueError(f"k_cpt must be a number or a [B] tensor, got shape {list(k.shape)}")
-    return k.reshape(-1, 1)
 
 
 def path_ops(plan: RegionTables) -> Tensor:
@@ -52,7 +43,7 @@ def expected_cost(plan: RegionTables, region_p: Tensor, leaf_err: Tensor, k_cpt:
     ``[B, n_classifiers]`` in ``plan.classifiers`` order, ``k_cpt`` a number or ``[B]``.
     """
     dtype = torch.promote_types(region_p.dtype, leaf_err.dtype)
-    k = k_cpt_column(k_cpt, region_p.device)
+    k = cost_column(k_cpt, region_p.device)
     compute_cost = (k * plan.region_ops.to(region_p.device)).to(dtype)  # [B or 1, R]
     leaf_p = region_p[:, plan.leaf_regions.to(region_p.device)]
     return (region_p * compute_cost).sum(-1) + (leaf_p * leaf_err).sum(-1)
@@ -65,7 +56,7 @@ def inference_cost(plan: RegionTables, decisions: Mapping[str, Tensor], leaf_err
     batch = leaf_err.shape[0]
     leaf = routed_leaf(plan, decisions).to(leaf_err.device).expand(batch)
     err = leaf_err.gather(1, leaf[:, None]).squeeze(1)
-    k = k_cpt_column(k_cpt, leaf_err.device).squeeze(1)
+    k = cost_column(k_cpt, leaf_err.device).squeeze(1)
     ops = plan.ops_to_leaf[0].to(leaf_err.device)[leaf]
     return err + (k * ops).to(err.dtype)
 

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from routegraph.errors import ConfigError
 
-from .costs import k_cpt_column
+from ..k_cpt import cost_column
 from .tables import RegionTables
 from .policy import leaf_region_below
 
@@ -47,7 +47,7 @@ def subtree_costs(plan: RegionTables, leaf_err: Tensor, k_cpt: float | Tensor, k
     if kind not in TARGET_KINDS:
         raise ConfigError(f"utility target kind must be one of {TARGET_KINDS}, got {kind!r}")
     device, dtype = leaf_err.device, leaf_err.dtype
-    k = k_cpt_column(k_cpt, device)  # [B or 1, 1], float64
+    k = cost_column(k_cpt, device)  # [B or 1, 1], float64
     if kind == "pragmatic":
         if decisions is None:
             raise ConfigError("pragmatic utility targets need the inference policy's decisions")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, Bound
 from ..errors import ConfigError, got
+from ..k_cpt import K_CPT_INPUT_SCALE
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
@@ -22,7 +23,7 @@ DIST_BACKENDS = ("auto", "gloo", "nccl")
 BOUNDS: dict[str, Bound] = {
     "iterations": POSITIVE_INT, "batch_size": POSITIVE_INT, "seed": SEED,
     "lr": POSITIVE, "lr_half_life": POSITIVE, "momentum": Bound(float, 0, hi=1), "tau": POSITIVE,
-    "tau_half_life": POSITIVE, "k_cpt": K_CPT, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
+    "tau_half_life": POSITIVE, "k_cpt": K_CPT, "k_cpt_input_scale": POSITIVE, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
     "k_ure": NON_NEGATIVE, "k_l2": NON_NEGATIVE, "log_every": POSITIVE_INT, "eval_every": NON_NEGATIVE_INT,
     "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": THREADS,
     "val_fraction": Bound(float, 0, hi=1), "val_max": NON_NEGATIVE_INT,
@@ -47,6 +48,7 @@ class TrainConfig:
     k_cpt: float = 0.0
     dynamic_k_cpt: bool = False
     k_cpt_set: tuple[float, ...] = K_CPT_SET
+    k_cpt_input_scale: float = K_CPT_INPUT_SCALE  # dynamic k_cpt: routers read this times k_cpt (routegraph.k_cpt)
     eps: float = 1e-6
     error: str = "cross_entropy"  # the error in the costs: cross_entropy | zero_one (critic targets only)
     # regularisation and optimisation tricks
@@ -90,6 +92,9 @@ class TrainConfig:
             # it would be silently ignored: only a static baseline ends at a chosen exit
             problems.append(f"static_classifier (--static-exit) applies to method static only, "
                             f"not to method {self.method!r}")
+        if self.k_cpt_input_scale != K_CPT_INPUT_SCALE and not self.dynamic_k_cpt:
+            # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt
+            problems.append("k_cpt_input_scale (--k-cpt-input-scale) applies to dynamic_k_cpt runs only")
         for f in fields(self):  # bool settings take True or False only, never 1, 'yes' or 'no'
             value = getattr(self, f.name)
             if f.type in ("bool", bool) and not isinstance(value, bool):

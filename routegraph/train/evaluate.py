@@ -1,4 +1,5 @@
-"""Evaluation under the inference (argmax) policy.
+"""Evaluation under the inference (argmax) policy, computed densely by
+:func:`routegraph.infer.dense_route` (tested to agree with path-only ``route()``).
 
 Produces one evaluation record in the format of ``docs/run-format.md``:
 error rate, mean op count (routers included), per classifier the fraction of
@@ -12,41 +13,17 @@ from __future__ import annotations
 
 import torch
 
-from ..graph.layering import classifier_layers
 from ..checks import POSITIVE_INT, check_k_cpt
+from ..graph.layering import classifier_layers
+from ..infer.dense import dense_route
 from ..nn.model import RoutedNetwork
-from ..routing import RegionTables, inference_policy, path_ops, routed_leaf
+from ..routing import RegionTables, path_ops
 from .fast import heap_untuned
 
 
-@torch.no_grad()
-def predict_dense(model: RoutedNetwork, images: torch.Tensor, k_cpt=None, batch_size: int = 500):
-    """Argmax-routed predictions computed densely: (predictions, leaf index, decisions)."""
-    device = next(model.parameters()).device
-    plan = RegionTables(model.graph).to(device)
-    was_training = model.training
-    model.eval()
-    predictions, leaves, decisions = [], [], {j.name: [] for j in model.graph.junctions}
-    try:
-        for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].to(device).float()
-            k = k_cpt if k_cpt is None or not model.graph.k_cpt_input else torch.full((len(x),), float(k_cpt), device=device)
-            out = model(x, k)
-            chosen = inference_policy(out.scores)
-            leaf = routed_leaf(plan, chosen).expand(len(x))  # [1] when there are no junctions
-            logits = torch.stack([out.logits[c] for c in plan.classifiers], 1)
-            predictions.append(logits[torch.arange(len(x), device=device), leaf].argmax(1).cpu())
-            leaves.append(leaf.cpu())
-            for j, d in chosen.items():
-                decisions[j].append(d.cpu())
-    finally:
-        model.train(was_training)
-    cat = lambda xs: torch.cat(xs) if xs else torch.zeros(0, dtype=torch.long)  # noqa: E731
-    return cat(predictions), cat(leaves), {j: cat(d) for j, d in decisions.items()}
-
-
 def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes: int, split: str = "test") -> dict:
-    """Build the evaluation record from routed predictions."""
+    """Build the evaluation record from routed predictions: ``leaves`` index ``graph.classifiers``,
+    ``decisions`` per junction hold -1 where an example does not pass it (:class:`RoutedOutput`)."""
     plan = RegionTables(graph)
     ops = path_ops(plan).double()
     n = len(labels)
@@ -77,19 +54,11 @@ def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes:
             "incorrect_by_class": torch.bincount(labels[here & ~correct], minlength=num_classes).tolist(),
         }
     for junction in graph.junctions:
-        chosen = decisions[junction.name]
-        reached = _reached(graph, junction, leaves, plan)
+        chosen = decisions[junction.name]  # -1 where the example's route does not pass the junction
         record["junctions"][junction.name] = {
-            "histogram": torch.bincount(chosen[reached], minlength=len(junction.sinks)).tolist()
+            "histogram": torch.bincount(chosen[chosen >= 0], minlength=len(junction.sinks)).tolist()
         }
     return record
-
-
-def _reached(graph, junction, leaves, plan) -> torch.Tensor:
-    """Examples whose route passes through ``junction``."""
-    below = set(graph.subtree_regions(junction.region))
-    hits = [i for i, c in enumerate(plan.classifiers) if graph.path(c).region in below]
-    return torch.isin(leaves, torch.tensor(hits, dtype=leaves.dtype))
 
 
 def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: int = 500, split: str = "test",
@@ -100,6 +69,6 @@ def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: in
         k_cpt = check_k_cpt(k_cpt)
     POSITIVE_INT.check(batch_size, "batch_size")
     with heap_untuned():  # many batches would otherwise fragment the training's untrimmed heap
-        predictions, leaves, decisions = predict_dense(model, images, k_cpt, batch_size)
+        out = dense_route(model, images, k_cpt, batch_size=batch_size)
     classes = num_classes or model.graph.num_classes
-    return summarize(model.graph, predictions, leaves, decisions, labels.long(), k_cpt, classes, split)
+    return summarize(model.graph, out.predictions, out.exit, out.decisions, labels.long(), k_cpt, classes, split)

@@ -1,7 +1,12 @@
 """The training loop: one loop, swappable strategies, hooks.
 
->>> trainer = Trainer(model, Actor(k_cpt=4e-9), task, config=TrainConfig(iterations=100))  # doctest: +SKIP
+>>> trainer = Trainer(model, Actor(), task, config=TrainConfig(k_cpt=4e-9, iterations=100))  # doctest: +SKIP
 >>> trainer.fit()                                                                         # doctest: +SKIP
+
+k_cpt is the trainer's: :class:`~routegraph.k_cpt.KCptSchedule` from the config draws it
+(fixed, or per example for dynamic k_cpt) and hands it to the model and the strategy's loss.
+A network whose routers read k_cpt (``graph.k_cpt_input``) trains only under a dynamic
+schedule, and the other way round: a mismatch is an error, never a k_cpt dropped.
 
 Determinism: the batch for iteration t and the dynamic k_cpt draws depend
 only on (seed, t), and the model and optimiser state are checkpointed, so a
@@ -32,6 +37,7 @@ from typing import Iterable
 import torch
 
 from ..errors import CheckpointError, ConfigError, TrainingError
+from ..k_cpt import KCptSchedule
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext, device_type
 from .cuda_graph import GraphedStep, sgd_momentum_step
@@ -47,6 +53,8 @@ class Trainer:
 
         self.model, self.strategy, self.dist = model, strategy, dist
         self.config = config or TrainConfig(method=strategy.name)
+        self.k_cpt = KCptSchedule.from_config(self.config)
+        check_k_cpt_input(model.graph, self.config)
         # Each rank takes its slice of the same global batch (the batch size stays global).
         self.stream = data if isinstance(data, BatchStream) else BatchStream(
             data, batch_size=self.config.batch_size, seed=self.config.seed, augment=self.config.augment,
@@ -138,7 +146,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr  # what the update uses is the tensor below; this keeps state_dict() truthful
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + t)
-        k_cpt = self.strategy.sample_k_cpt(config.batch_size, generator)  # drawn for the global batch
+        k_cpt = self.k_cpt.sample(config.batch_size, generator)  # drawn for the global batch
         if torch.is_tensor(k_cpt):
             if self.dist.active:
                 k_cpt = k_cpt[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)]
@@ -155,13 +163,35 @@ class Trainer:
     def _dense_step(self, images, labels, k_cpt, lr, tau) -> torch.Tensor:
         """Forward, loss, backward, TALR and the SGD update, with no host sync (so that
         it can be captured in a CUDA graph); returns ``[loss, *STAT_NAMES]``."""
-        out = self.forward(images, k_cpt if self.model.graph.k_cpt_input else None)
+        out = self.forward(images, k_cpt if self.k_cpt.dynamic else None)  # (checked: the routers read it)
         result = self.strategy.loss(out, labels, k_cpt, tau)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
         self.strategy.after_backward(result)
         sgd_momentum_step(self.optimizer, lr)
         return torch.cat([self.dist.mean(result.loss.detach()).view(1), result.stats])
+
+
+def check_k_cpt_input(graph, config: TrainConfig) -> None:
+    """Refuse a network whose routers' k_cpt input does not match the config's k_cpt settings:
+    a dynamic schedule for routers that cannot read k_cpt (or the other way round), or another
+    input scale than the network was compiled with.
+
+    >>> from types import SimpleNamespace
+    >>> fixed_net = SimpleNamespace(name="net", k_cpt_input=False)
+    >>> check_k_cpt_input(fixed_net, TrainConfig(k_cpt=1e-8))
+    >>> check_k_cpt_input(fixed_net, TrainConfig(dynamic_k_cpt=True))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    routegraph.errors.ConfigError: network 'net' does not read k_cpt, but ... dynamic_k_cpt=True: ...
+    """
+    if graph.k_cpt_input != config.dynamic_k_cpt:
+        reads = "reads k_cpt (compiled with k_cpt_input)" if graph.k_cpt_input else "does not read k_cpt"
+        raise ConfigError(f"network {graph.name!r} {reads}, but the training settings have "
+                          f"dynamic_k_cpt={config.dynamic_k_cpt}: compile the spec with "
+                          f"k_cpt_input={config.dynamic_k_cpt}, or change dynamic_k_cpt")
+    if graph.k_cpt_input and graph.k_cpt_scale != config.k_cpt_input_scale:
+        raise ConfigError(f"network {graph.name!r} was compiled with k_cpt_scale={graph.k_cpt_scale:g}, but the "
+                          f"training settings have k_cpt_input_scale={config.k_cpt_input_scale:g}")
 
 
 def apply_threads(threads: int = 0) -> int:

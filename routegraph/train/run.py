@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..k_cpt import KCptSchedule
 from ..kinds.registry import import_records
 from ..runs import CHECKPOINT, METRICS, RUN_FORMAT, SPEED_ONLY, run_id, write_compiled, write_config, write_evaluations
 from .config import TrainConfig
@@ -43,7 +44,7 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
     if "num_classes" in spec.params and "num_classes" not in overrides and spec.params["num_classes"] != num_classes:
         overrides["num_classes"] = num_classes  # follow the task unless the user pinned it
         spec = load_spec(spec_path, overrides)
-    graph = compile_spec(spec, k_cpt_input=config.dynamic_k_cpt)
+    graph = compile_spec(spec, k_cpt_input=config.dynamic_k_cpt, k_cpt_scale=config.k_cpt_input_scale)
     if graph.num_classes != num_classes:
         raise ConfigError(f"the spec's classifiers output {graph.num_classes} classes but the task has {num_classes}")
     classifier = None
@@ -178,8 +179,7 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     trainer.fit()
     evaluations = []
     if dist.is_main:
-        k_values = list(config.k_cpt_set) if config.dynamic_k_cpt else [config.k_cpt]
-        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in k_values]
+        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in trainer.k_cpt.values]
         write_evaluations(out, record["run_id"], task.class_names, evaluations)
     dist.barrier()
     return RunResult(out, record, evaluations)
@@ -250,4 +250,5 @@ def _label(config: TrainConfig) -> str:
 
 
 def _middle_k(config: TrainConfig):
-    return config.k_cpt_set[len(config.k_cpt_set) // 2] if config.dynamic_k_cpt else config.k_cpt
+    values = KCptSchedule.from_config(config).values
+    return values[len(values) // 2]

@@ -23,6 +23,7 @@ from ..routing import (
     RegionTables, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
+from ..errors import ConfigError
 from ..registry import Registry
 from .distributed import SINGLE
 
@@ -38,6 +39,9 @@ class StepResult:
     stats: torch.Tensor  # [len(STAT_NAMES)], detached: read on the host only when logged
 
 
+#: k_cpt settings: the trainer's (:class:`~routegraph.k_cpt.KCptSchedule`), refused by a strategy.
+K_CPT_SETTINGS = {"k_cpt", "dynamic_k_cpt", "k_cpt_set", "k_cpt_input_scale"}
+
 #: What ``StepResult.stats`` holds, in order.
 STAT_NAMES = ("error", "mean_ops")
 
@@ -47,12 +51,13 @@ class Strategy:
 
     name = "base"
 
-    def __init__(self, k_cpt: float = 0.0, *, k_l2: float = 1e-4, talr: bool = True, eps: float = 1e-6,
-                 regularized_policy: bool = False, dynamic_k_cpt: bool = False,
-                 k_cpt_set: tuple[float, ...] = (0.0,), error: str = "cross_entropy", **unused):
-        self.k_cpt, self.k_l2, self.talr, self.eps = k_cpt, k_l2, talr, eps
-        self.regularized_policy, self.dynamic_k_cpt = regularized_policy, dynamic_k_cpt
-        self.k_cpt_set, self.error = tuple(k_cpt_set), error
+    def __init__(self, *, k_l2: float = 1e-4, talr: bool = True, eps: float = 1e-6,
+                 regularized_policy: bool = False, error: str = "cross_entropy", **unused):
+        misplaced = sorted(set(unused) & K_CPT_SETTINGS)
+        if misplaced:  # the trainer draws k_cpt (routegraph.k_cpt.KCptSchedule); a strategy is handed it
+            raise ConfigError(f"{', '.join(misplaced)}: a training setting (TrainConfig), not a strategy's")
+        self.k_l2, self.talr, self.eps = k_l2, talr, eps
+        self.regularized_policy, self.error = regularized_policy, error
         self.plan: RegionTables | None = None
         self.dist = SINGLE  # the trainer sets its context: TALR and statistics use global batch means
 
@@ -73,13 +78,6 @@ class Strategy:
                     weight_regions.append(regions[owner])
         self._weight_regions = torch.tensor(weight_regions, dtype=torch.long, device=device)
         self._path_ops = path_ops(self.plan).float()
-
-    def sample_k_cpt(self, batch_size: int, generator: torch.Generator) -> torch.Tensor | float:
-        """Per-example k_cpt for dynamic-k_cpt training, else the fixed value."""
-        if not self.dynamic_k_cpt:
-            return self.k_cpt
-        values = torch.tensor(self.k_cpt_set, dtype=torch.float32)
-        return values[torch.randint(len(values), (batch_size,), generator=generator)]
 
     # -- loss ------------------------------------------------------------
     def leaf_errors(self, out: DenseOutput, labels: torch.Tensor) -> torch.Tensor:
@@ -158,8 +156,8 @@ class Actor(Strategy):
 
     name = "actor"
 
-    def __init__(self, k_cpt: float = 0.0, *, k_dec: float = 0.01, **kwargs):
-        super().__init__(k_cpt, **kwargs)
+    def __init__(self, *, k_dec: float = 0.01, **kwargs):
+        super().__init__(**kwargs)
         self.k_dec = k_dec
 
     def objective(self, out, labels, k_cpt, tau):
@@ -178,8 +176,8 @@ class _Critic(Strategy):
 
     kind = "pragmatic"
 
-    def __init__(self, k_cpt: float = 0.0, *, k_ure: float = 0.001, **kwargs):
-        super().__init__(k_cpt, **kwargs)
+    def __init__(self, *, k_ure: float = 0.001, **kwargs):
+        super().__init__(**kwargs)
         self.k_ure = k_ure
 
     def objective(self, out, labels, k_cpt, tau):
@@ -211,7 +209,6 @@ def strategy_from_config(config) -> Strategy:
     """Build the strategy a :class:`~routegraph.train.config.TrainConfig` names."""
     cls = STRATEGIES.get(config.method)
     return cls(
-        config.k_cpt, k_dec=config.k_dec, k_ure=config.k_ure, k_l2=config.k_l2, talr=config.talr, eps=config.eps,
-        regularized_policy=config.regularized_policy, dynamic_k_cpt=config.dynamic_k_cpt,
-        k_cpt_set=config.k_cpt_set, error=config.error,
+        k_dec=config.k_dec, k_ure=config.k_ure, k_l2=config.k_l2, talr=config.talr, eps=config.eps,
+        regularized_policy=config.regularized_policy, error=config.error,
     )

@@ -1,4 +1,5 @@
-"""``evaluate()`` (dense, what eval.json reports) agrees with ``route()`` (path-only inference).
+"""``evaluate()`` (dense, what eval.json reports; built on ``infer.dense_route``, the one argmax
+router on a dense pass) agrees with ``route()`` (path-only inference).
 
 For every spec in specs/, with random weights under which the routers really split
 (``randomize``: random router heads and BN statistics), on the same images: the
@@ -58,6 +59,16 @@ def _assert_same_report(model, images, labels, k_cpt):
         assert record["junctions"][name]["histogram"] == histogram, name
     assert record["error_rate"] == pytest.approx(1 - (routed.predictions == labels).double().mean().item(), abs=1e-12)
     assert record["mean_ops"] == pytest.approx(routed.mean_ops, rel=1e-12)
+    # every other field of eval.json's record, from route()'s output alone
+    assert record["n"] == len(labels) and record["full_ops"] == max(p.ops for p in model.graph.paths)
+    correct, classes = routed.predictions == labels, model.graph.num_classes
+    for index, name in enumerate(routed.classifiers):
+        here, entry = routed.exit == index, record["classifiers"][name]
+        assert entry["fraction"] == pytest.approx(int(here.sum()) / len(labels), abs=1e-15), name
+        assert entry["accuracy"] == (pytest.approx(correct[here].double().mean().item(), abs=1e-15)
+                                     if here.any() else None), name
+        assert entry["correct_by_class"] == torch.bincount(labels[here & correct], minlength=classes).tolist(), name
+        assert entry["incorrect_by_class"] == torch.bincount(labels[here & ~correct], minlength=classes).tolist(), name
     return counts, routed
 
 
@@ -86,3 +97,26 @@ def test_evaluate_matches_route_at_each_k_cpt_of_a_dynamic_network():
     assert int(clear.sum()) >= 32
     seen = [_assert_same_report(model, images[clear], labels[clear], k)[0] for k in k_set]
     assert seen[0] != seen[1], "the fixture should make k_cpt matter"
+
+
+def test_dense_route_in_chunks_and_with_per_example_k_cpt_matches_one_pass():
+    """What evaluate relies on: chunks of ``batch_size`` rows give the one-pass result, a per-example
+    k_cpt tensor gives each row its own, and a model in training mode is put back in it."""
+    from routegraph.infer import dense_route
+
+    graph = compile_spec(load_spec(REPO / "specs" / "tiny_chain.yaml"), k_cpt_input=True)
+    torch.manual_seed(0)
+    model = k_sensitive(build_model(graph), seed=1)
+    images, _ = _images_and_labels(graph, seed=2)
+    k = torch.tensor([0.0, 3.2e-8]).repeat(N // 2)
+    whole = dense_route(model, images, k)
+    model.train()
+    chunked = dense_route(model, images, k, batch_size=7)
+    assert model.training
+    for field in ("predictions", "exit", "ops"):
+        assert torch.equal(getattr(whole, field), getattr(chunked, field)), field
+    torch.testing.assert_close(whole.logits, chunked.logits)  # other batch sizes: other float rounding
+    assert all(torch.equal(whole.decisions[j], chunked.decisions[j]) for j in whole.decisions)
+    at = {v: dense_route(model, images, v).exit for v in (0.0, 3.2e-8)}
+    assert torch.equal(whole.exit, torch.where(k == 0, at[0.0], at[3.2e-8]))
+    assert not torch.equal(at[0.0], at[3.2e-8]), "the fixture should make k_cpt matter"

@@ -15,6 +15,7 @@ import torch
 from tiny_graphs import model_that_routes, tiny_chain_spec
 
 from routegraph.graph import compile_spec, static_baseline
+from routegraph.k_cpt import KCptSchedule
 from routegraph.train import TrainConfig, Trainer, strategy_from_config
 from routegraph.train.config import K_CPT_SET
 
@@ -142,8 +143,8 @@ def test_actor_loss_equals_the_independent_computation_with_per_example_k_cpt(gr
     out, result = _loss(model, strategy, x, labels, k, tau=0.7)
     expected = oracle_actor_loss(model, out, labels, k.float().double(), 0.7, strategy)
     torch.testing.assert_close(result.loss.double(), expected, rtol=2e-6, atol=0)
-    # the strategy's fixed k_cpt (3e-9) instead of each example's gives another loss
-    fixed = oracle_actor_loss(model, out, labels, torch.full((B,), strategy.k_cpt), 0.7, strategy)
+    # one fixed k_cpt (3e-9) instead of each example's gives another loss
+    fixed = oracle_actor_loss(model, out, labels, torch.full((B,), 3e-9), 0.7, strategy)
     assert abs(float((fixed - expected).detach())) > 0.1
     torch.testing.assert_close(result.region_p.double(), oracle_region_p(graph, out.scores, 0.7, 0.02))
 
@@ -243,8 +244,11 @@ def test_every_setting_reaches_the_strategy():
     config = TrainConfig(method="pragmatic_critic", k_cpt=2e-9, k_dec=0.5, k_ure=0.25, k_l2=0.125, talr=False,
                          eps=1e-3, regularized_policy=True, dynamic_k_cpt=True, k_cpt_set=(1e-9, 5e-9), error="zero_one")
     strategy = strategy_from_config(config)
-    for name in ("k_cpt", "k_ure", "k_l2", "talr", "eps", "regularized_policy", "dynamic_k_cpt", "k_cpt_set", "error"):
+    for name in ("k_ure", "k_l2", "talr", "eps", "regularized_policy", "error"):
         assert getattr(strategy, name) == getattr(config, name), name
+    # k_cpt is the trainer's (KCptSchedule), not the strategy's
+    assert KCptSchedule.from_config(config) == KCptSchedule(draws=(1e-9, 5e-9))
+    assert KCptSchedule.from_config(config.with_(dynamic_k_cpt=False)) == KCptSchedule(fixed=2e-9)
     assert strategy_from_config(config.with_(method="actor", error="cross_entropy")).k_dec == 0.5
 
 
@@ -254,14 +258,14 @@ def test_dynamic_k_cpt_is_drawn_per_example_uniformly_from_the_set():
 
     One draw per batch would make the routers' k_cpt input constant over the batch,
     and train-mode batch norm after the routers' first layer would then erase it."""
-    strategy = strategy_from_config(TrainConfig(dynamic_k_cpt=True))
-    draws = strategy.sample_k_cpt(8000, torch.Generator().manual_seed(0))
+    schedule = KCptSchedule.from_config(TrainConfig(dynamic_k_cpt=True))
+    draws = schedule.sample(8000, torch.Generator().manual_seed(0))
     assert draws.shape == (8000,)
     counts = torch.tensor([(draws == torch.tensor(v, dtype=draws.dtype)).sum() for v in K_CPT_SET])
     assert int(counts.sum()) == 8000  # nothing outside the set
     # 1,000 expected each; binomial sd ~30, so 5 sd either way
     assert int(counts.min()) > 850 and int(counts.max()) < 1150, counts
-    batch = strategy.sample_k_cpt(128, torch.Generator().manual_seed(1))
+    batch = schedule.sample(128, torch.Generator().manual_seed(1))
     assert len(batch.unique()) > 4  # P(<= 4 distinct values in 128 uniform draws from 8) < 1e-30
 
 

@@ -25,7 +25,7 @@ def _trainer(task, iterations, hooks=()):
     torch.manual_seed(0)
     model = build_model(tiny_chain(classes=10, size=32))
     config = TrainConfig(iterations=iterations, batch_size=16, k_cpt=1e-6, dynamic_k_cpt=False)
-    return Trainer(model, Actor(k_cpt=1e-6), task, config=config, hooks=hooks)
+    return Trainer(model, Actor(), task, config=config, hooks=hooks)
 
 
 def test_trainer_resume_reproduces_uninterrupted_weights(task, tmp_path):

@@ -143,7 +143,7 @@ def test_a_trainer_refuses_an_optimizer_state_of_another_network(tmp_path):
     from tiny_graphs import tiny_chain
 
     model = build_model(tiny_chain(classes=10, size=32))
-    trainer = Trainer(model, Actor(k_cpt=1e-7), load_task("synthetic", **OPTIONS), config=CONFIG)
+    trainer = Trainer(model, Actor(), load_task("synthetic", **OPTIONS), config=CONFIG)
     state = {"iteration": 1, "model": model.state_dict(), "optimizer": {"state": {}, "param_groups": []}}
     with pytest.raises(CheckpointError, match="optimizer state does not fit"):
         trainer.load_state_dict(state, "ck.pt")

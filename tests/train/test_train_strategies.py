@@ -31,7 +31,7 @@ def _randomize_router_heads(model):
 def test_actor_routers_get_gradient_from_error_term():
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    _, grads = _grads(model, Actor(k_cpt=0.0, k_dec=0.0, k_l2=0.0), k_cpt=0.0)
+    _, grads = _grads(model, Actor(k_dec=0.0, k_l2=0.0), k_cpt=0.0)
     assert any(g is not None and g.abs().sum() > 0 for g in _router_grads(model, grads))
 
 
@@ -42,7 +42,7 @@ def test_actor_routers_get_gradient_from_compute_term_alone():
     for name in ("exit1", "exit2", "exit3"):
         torch.nn.init.zeros_(model.nodes[name].weight)
         torch.nn.init.zeros_(model.nodes[name].bias)
-    strategy = Actor(k_cpt=1e-3, k_dec=0.0, k_l2=0.0)
+    strategy = Actor(k_dec=0.0, k_l2=0.0)
     _, grads = _grads(model, strategy)
     head = model.routers["j1"].layers[-1]
     assert grads["routers.j1.layers.2.weight"].abs().sum() > 0
@@ -54,16 +54,16 @@ def test_actor_routers_get_gradient_from_compute_term_alone():
 def test_critic_routers_get_gradient_only_from_regression(cls):
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    _, grads = _grads(model, cls(k_cpt=1e-3, k_ure=0.0, k_l2=0.0))
+    _, grads = _grads(model, cls(k_ure=0.0, k_l2=0.0))
     assert all(g is None or g.abs().sum() == 0 for g in _router_grads(model, grads))
-    _, grads = _grads(model, cls(k_cpt=1e-3, k_ure=1.0, k_l2=0.0))
+    _, grads = _grads(model, cls(k_ure=1.0, k_l2=0.0))
     assert all(g is not None and g.abs().sum() > 0 for name, g in grads.items() if name.startswith("routers.") and "layers.2" in name)
 
 
 def test_critic_layers_learn_from_probability_weighted_error():
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    _, grads = _grads(model, PragmaticCritic(k_cpt=0.0, k_ure=0.0, k_l2=0.0))
+    _, grads = _grads(model, PragmaticCritic(k_ure=0.0, k_l2=0.0))
     assert grads["nodes.exit1.weight"].abs().sum() > 0 and grads["nodes.conv3.conv.weight"].abs().sum() > 0
 
 
@@ -72,7 +72,7 @@ def test_decisiveness_penalty_does_not_reach_policy_through_p():
     # the analytic gradient of sg(p) * ||s||^2, i.e. 2 * sg(p(j)) * s / B.
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    strategy = Actor(k_cpt=0.0, k_dec=1.0, k_l2=0.0)
+    strategy = Actor(k_dec=1.0, k_l2=0.0)
     strategy.setup(model)
     x = torch.randn(8, 3, 8, 8)
     out = model(x)
@@ -88,7 +88,7 @@ def test_decisiveness_penalty_does_not_reach_policy_through_p():
 def test_regularized_policy_lets_c_mod_reach_routers():
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    base = dict(k_cpt=0.0, k_dec=0.0, k_l2=1.0, talr=False)
+    base = dict(k_dec=0.0, k_l2=1.0, talr=False)
     _, stopped = _grads(model, Actor(**base), k_cpt=0.0)
     _, through = _grads(model, Actor(regularized_policy=True, **base), k_cpt=0.0)
     key = "routers.j1.layers.2.bias"
@@ -98,7 +98,7 @@ def test_regularized_policy_lets_c_mod_reach_routers():
 def test_talr_scales_gradients_of_rarely_reached_layers():
     model = build_model(tiny_chain())
     _randomize_router_heads(model)
-    strategy = Actor(k_cpt=1e-3, k_l2=0.0, talr=True)
+    strategy = Actor(k_l2=0.0, talr=True)
     result, grads = _grads(model, strategy)
     before = {k: v.clone() for k, v in grads.items()}
     strategy.after_backward(result)
