@@ -2,21 +2,41 @@
 
 Every error a user can cause derives from :class:`RouteGraphError`. The CLI
 catches that base class, prints the message, and exits non-zero without a
-traceback (unless ``--debug``).
+traceback (unless ``--debug``). The tree (indentation is inheritance; a second
+base is named after ``+``)::
 
-- :class:`SpecError` (also a ``ValueError``): a spec is wrong. It carries one
-  :class:`Problem` per mistake, each printed as
-  ``file:line:col: dotted.path: what is wrong (what is allowed)``.
-- :class:`UnknownNameError` (a ``SpecError`` and a ``KeyError``): a registry or
-  reference lookup failed; the message lists known names and a suggestion.
-- :class:`DataError`: a dataset file is missing, corrupt or of the wrong format.
-- :class:`CheckpointError`: a run directory or checkpoint cannot be used.
-- :class:`TrainingError`: training stopped (a non-finite loss).
-- :class:`ConfigError` (a ``ValueError``): a bad option or training setting.
-- :class:`KindError` (a ``ConfigError``): a layer-kind declaration, or a plugin
-  package's ``routegraph.kinds`` entry point, is invalid.
-- :class:`ExperimentError` (a ``ConfigError``): an experiment or budgets file is
-  wrong; located problems like :class:`SpecError`'s.
+    RouteGraphError
+    ├── LocatedError + ValueError        a file has mistakes; ``problems``: one Problem each,
+    │   │                                printed ``file:line:col: dotted.path: what (allowed)``
+    │   ├── SpecError                    a network spec is wrong
+    │   │   └── ExprError                (routegraph.spec.expressions) an expression is wrong
+    │   └── ExperimentError + ConfigError   an experiment or budgets file is wrong
+    ├── UnknownNameError + KeyError      a registry lookup missed (layer kind, strategy, task,
+    │                                    error function, classifier); one line, no location,
+    │                                    with a did-you-mean and the known names
+    ├── ConfigError + ValueError         a bad option or training setting
+    │   ├── KindError                    a layer-kind declaration or plugin entry point is invalid
+    │   ├── ExperimentError              (above)
+    │   └── NoRunsError                  the paths given name no runs (or none a picture can use)
+    ├── DataError + ValueError           a dataset is missing, corrupt or of the wrong format
+    ├── CheckpointError                  a run directory or checkpoint cannot be used
+    │   └── NotARunError                 a path is not a run directory, nor holds any
+    ├── TrainingError                    training stopped (a non-finite loss)
+    ├── ShapeProblem                     raised by a layer kind's rule: the inputs do not fit
+    │                                    (the compiler turns it into a located SpecError)
+    ├── LockHeld                         a live process holds a directory lock
+    ├── RenderError                      graphviz or matplotlib could not draw a picture
+    ├── BrowserNotFound                  no headless chromium on the PATH
+    └── BrowserError                     the headless browser failed or timed out
+
+Nothing else in the package defines an exception on a built-in base
+(tests/test_errors.py checks it), so ``except RouteGraphError`` catches every
+error routegraph raises on purpose.
+
+>>> issubclass(UnknownNameError, SpecError), issubclass(UnknownNameError, KeyError)
+(False, True)
+>>> print(unknown_name("strategy", "acter", ["actor", "static"]))
+unknown strategy 'acter'; did you mean 'actor'? (known: actor, static)
 """
 from __future__ import annotations
 
@@ -60,8 +80,13 @@ class RouteGraphError(Exception):
     """Base class of every error routegraph raises on purpose."""
 
 
-class SpecError(RouteGraphError, ValueError):
-    """A spec is invalid. ``problems`` holds one located entry per mistake."""
+class LocatedError(RouteGraphError, ValueError):
+    """A file (spec, experiment, budgets) has mistakes; ``problems`` holds one located entry each.
+
+    >>> err = SpecError(Problem("must be > 0", path="nodes.0.channels", file="a.yaml", line=3, col=7))
+    >>> isinstance(err, LocatedError), str(err)
+    (True, 'a.yaml:3:7: nodes.0.channels: must be > 0')
+    """
 
     def __init__(self, problems: Problem | Sequence[Problem] | str):
         if isinstance(problems, str):
@@ -72,11 +97,21 @@ class SpecError(RouteGraphError, ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class UnknownNameError(SpecError, KeyError):
-    """A name is not known; the message lists the known names."""
+class SpecError(LocatedError):
+    """A spec is invalid. ``problems`` holds one located entry per mistake."""
+
+
+class UnknownNameError(RouteGraphError, KeyError):
+    """A name is not known: ``message`` says which, ``allowed`` lists the known names.
+    A plain lookup error (no file, no location); code that looks names up for a spec
+    locates it with :func:`unknown_problem`."""
+
+    def __init__(self, message: str, allowed: str = ""):
+        self.message, self.allowed = message, allowed
+        super().__init__(message)
 
     def __str__(self) -> str:  # KeyError would repr() the message
-        return "\n".join(str(p) for p in self.problems)
+        return f"{self.message} ({self.allowed})" if self.allowed else self.message
 
 
 class DataError(RouteGraphError, ValueError):
@@ -85,10 +120,6 @@ class DataError(RouteGraphError, ValueError):
 
 class CheckpointError(RouteGraphError):
     """A run directory or checkpoint is missing or incompatible."""
-
-
-class NotARunError(CheckpointError):
-    """A path is neither a run directory nor a directory holding runs."""
 
 
 class TrainingError(RouteGraphError):
@@ -103,14 +134,47 @@ class KindError(ConfigError):
     """A layer kind cannot be registered, resolved or loaded from a plugin's entry point."""
 
 
-class ExperimentError(ConfigError):
+class ExperimentError(LocatedError, ConfigError):
     """An experiment or budgets file is invalid; ``problems`` holds one located entry per mistake."""
 
-    def __init__(self, problems: Sequence[Problem] | str):
-        if isinstance(problems, str):
-            problems = [Problem(problems)]
-        self.problems: tuple[Problem, ...] = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+
+class NoRunsError(ConfigError):
+    """The paths given name no run directories (or none with what a picture needs)."""
+
+
+class NotARunError(CheckpointError):
+    """A path is neither a run directory nor a directory holding runs."""
+
+
+class ShapeProblem(RouteGraphError):
+    """Raised by a layer kind's rule: the inputs do not fit this layer. The compiler
+    turns it into a located :class:`SpecError` at the node (``at``: the node's field
+    the problem is in; default: its input, as a shape mismatch)."""
+
+    def __init__(self, message: str, allowed: str = "", at: str = ""):
+        super().__init__(message)
+        self.message, self.allowed, self.at = message, allowed, at
+
+
+class LockHeld(RouteGraphError):
+    """A live process holds a :class:`~routegraph.io.DirectoryLock`; ``holder`` says who
+    (callers turn it into their own message)."""
+
+    def __init__(self, path, holder: dict):
+        self.path, self.holder = path, holder
+        super().__init__(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')}")
+
+
+class RenderError(RouteGraphError):
+    """Graphviz or matplotlib could not draw a picture."""
+
+
+class BrowserNotFound(RouteGraphError):
+    """No headless chromium on the PATH."""
+
+
+class BrowserError(RouteGraphError):
+    """The headless browser failed or timed out."""
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -138,13 +202,31 @@ def known_names(known: Iterable[str], limit: int = MAX_KNOWN_SHOWN) -> str:
     return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
-def unknown_name(what: str, name: str, known: Iterable[str], **where) -> UnknownNameError:
-    """Build the standard 'unknown X' error with a suggestion and the known names."""
+def _unknown(what: str, name: str, known: Iterable[str]) -> tuple[str, str]:
     known = sorted(known)
     hint = did_you_mean(name, known)
     message = f"unknown {what} {name!r}" + (f"; {hint}" if hint else "")
-    allowed = "known: " + known_names(known) if known else "none defined"
-    return UnknownNameError(Problem(message, allowed=allowed, **where))
+    return message, ("known: " + known_names(known) if known else "none defined")
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> UnknownNameError:
+    """The standard 'unknown X' lookup error, with a suggestion and the known names.
+
+    >>> str(unknown_name("task", "cifar", ["cifar10", "mnist"]))
+    "unknown task 'cifar'; did you mean 'cifar10'? (known: cifar10, mnist)"
+    """
+    return UnknownNameError(*_unknown(what, name, known))
+
+
+def unknown_problem(what: str, name: str, known: Iterable[str], **where) -> Problem:
+    """The same as :func:`unknown_name`, as a located :class:`Problem` of a spec (``where``:
+    ``file``, ``line``, ``col``, ``path``).
+
+    >>> str(unknown_problem("node", "x9", ["l1"], file="a.yaml", line=4, col=9, path="nodes.2.input"))
+    "a.yaml:4:9: nodes.2.input: unknown node 'x9' (known: l1)"
+    """
+    message, allowed = _unknown(what, name, known)
+    return Problem(message, allowed=allowed, **where)
 
 
 _MAX_SHOWN = 60  # characters of a bad value quoted in a message

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from .errors import LockHeld  # noqa: F401  (its home is errors.py; callers import it from here)
+
 _TEMP = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~/]+)~(?P<pid>\d+)~[^~/.]+\.tmp$")
 
 
@@ -184,14 +186,6 @@ def read_json_lines(path: str | os.PathLike) -> tuple[list[tuple[str, dict]], st
 
 
 # ----------------------------------------------------------------------------- locks
-class LockHeld(Exception):
-    """Raised by :class:`DirectoryLock` when a live process holds the lock; ``holder`` says who."""
-
-    def __init__(self, path: Path, holder: dict):
-        self.path, self.holder = path, holder
-        super().__init__(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')}")
-
-
 class DirectoryLock:
     """An exclusive lock file (``O_EXCL``) for the life of a ``with`` block.
 

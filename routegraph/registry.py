@@ -36,11 +36,11 @@ class Registry(Generic[T]):
 
         return add
 
-    def get(self, name: str, **where) -> T:
+    def get(self, name: str) -> T:
         try:
             return self._items[name]
         except KeyError:
-            raise unknown_name(self.what, name, self._items, **where) from None
+            raise unknown_name(self.what, name, self._items) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

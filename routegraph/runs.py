@@ -100,7 +100,7 @@ def read_compiled(path: str | Path):
     file = Path(path) / COMPILED
     data = read_json(file)
     try:
-        return CompiledGraph.from_json(data)
+        return CompiledGraph.from_json(data, str(file))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{file}: not a compiled graph ({exc})") from None
 

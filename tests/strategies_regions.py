@@ -122,12 +122,12 @@ def graph_from_nested(
     def body(r: int) -> CompiledNode:
         ops = node_ops[r] - node_ops[r] // 3 if is_leaf[r] else node_ops[r]
         inputs = (f"body{parents[r]}",) if r else ("x",)
-        return CompiledNode(f"body{r}", "dummy", inputs, {}, (_FEATURE,), _FEATURE, ops, 0, r)
+        return CompiledNode(f"body{r}", inputs, CompiledLayer("dummy", {}, (_FEATURE,), _FEATURE, ops, 0), r)
 
     def classifier(r: int) -> CompiledNode:
         out = TensorShape((num_classes,))
-        return CompiledNode(f"clf{r}", "classifier", (f"body{r}",), {"classes": num_classes},
-                            (_FEATURE,), out, node_ops[r] // 3, 0, r)
+        return CompiledNode(f"clf{r}", (f"body{r}",),
+                            CompiledLayer("classifier", {"classes": num_classes}, (_FEATURE,), out, node_ops[r] // 3, 0), r)
 
     nodes = tuple(body(r) for r in range(R)) + tuple(classifier(r) for r in ordered_leaves)
     junctions = tuple(
@@ -176,7 +176,7 @@ def with_region_ops(graph: CompiledGraph, new_ops: Mapping[int, int]) -> Compile
 
     def adjusted(node: CompiledNode) -> CompiledNode:
         if node.name == f"body{node.region}" and node.region in delta:
-            return dataclasses.replace(node, ops=node.ops + delta[node.region])
+            return dataclasses.replace(node, layer=dataclasses.replace(node.layer, ops=node.ops + delta[node.region]))
         return node
 
     nodes = tuple(adjusted(n) for n in graph.nodes)

@@ -3,8 +3,8 @@
 For a dynamic-k_cpt run, splits the run's validation split (held out from training; the test
 split is left to ``evaluate``) in two halves: the *calibration* half picks the smallest k_cpt
 whose mean op count meets the budget (bisection in log k_cpt, routers only); the
-*verification* half then runs the real path-only executor at that k_cpt (see
-:func:`routegraph.infer.calibrate.calibrate_run`). For a fixed-k_cpt run it
+*verification* half then runs the real path-only executor at that k_cpt (the workflow is
+:func:`routegraph.infer.budget.calibrate_saved_run`; this command parses and prints). For a fixed-k_cpt run it
 explains that the op count is fixed and reports it.
 
 A run with no validation split (trained before they existed, or with val_fraction 0) is
@@ -44,46 +44,24 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    import torch
-
-    from ..infer.calibrate import calibrate_run, split_halves
+    from ..infer.budget import calibrate_saved_run
     from ..io import atomic_write_json
-    from ..train.config import K_CPT_SET
-    from ..train.rundir import load_run, load_run_task, run_validation
     from .options import parse_key_values
 
     apply_threads_flag(args)
-    run_ = load_run(args.run)
-    config, model = run_.config, run_.model
-    task = load_run_task(run_, args.data, args.data_dir, parse_key_values(args.data_option, "--data-option"))
-    task, split = run_validation(run_, task, args.on_test_split)
-    if split == "test":
+    found = calibrate_saved_run(args.run, args.budget_ops, data=args.data, data_dir=args.data_dir,
+                                data_options=parse_key_values(args.data_option, "--data-option"), limit=args.limit,
+                                seed=args.seed, on_test_split=args.on_test_split, batch_size=args.batch_size)
+    config, result = found.run.config, found.result
+    if not found.held_out:
         print(f"warning: calibrating run {config.get('run_id')} on its test split (--on-test-split): the result is "
               "not held out, and the test accuracy at the picked k_cpt is no longer an independent estimate",
               file=sys.stderr)
-    images, labels = task.view(split), task.labels(split)  # rows, read a batch at a time: memory holds a batch, not the split
-    cal, ver = split_halves(len(images), args.seed, args.limit)
-    if model.graph.k_cpt_input:
-        result = calibrate_run(model, images[cal], labels[cal], args.budget_ops, config.get("k_cpt_set") or K_CPT_SET,
-                               batch_size=args.batch_size, verify_on=(images[ver], labels[ver]))
-    else:
-        every = torch.cat([cal, ver])
-        result = calibrate_run(model, images[every], labels[every], args.budget_ops, (), batch_size=args.batch_size)
-    print_result(result, config, task.name, split, run_.path)
+    print_result(result, config, found.task, found.split, found.run.path)
     if args.json_out:
-        atomic_write_json(args.json_out, {"run_id": config.get("run_id"), "task": task.name, "split": split,
-                                          "validation": validation_json(task, split),
-                                          **result.to_json()})
+        atomic_write_json(args.json_out, found.to_json())
         print(f"wrote {args.json_out}")
     return 0 if result.met else 1
-
-
-def validation_json(task, split: str) -> dict:
-    """Where the calibration images came from, for the JSON: ``held_out`` is true only for a validation
-    split (kept out of training and out of the test split)."""
-    if split == "test":
-        return {"source": "test", "n": len(task.labels("test")), "held_out": False}
-    return {**task.validation_record(), "held_out": True}
 
 
 def print_result(result, config: dict, task: str, split: str, run_path) -> None:

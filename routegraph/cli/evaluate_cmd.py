@@ -4,7 +4,7 @@ eval.json holds the run's results on its own data only; on other data (another t
 same classes, or other data options) the results are printed, and written with ``--json``."""
 from __future__ import annotations
 
-from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, output_file, parse_key_values, routing_k_cpt
+from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, output_file, parse_key_values
 
 
 def add_arguments(parser):
@@ -18,6 +18,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from ..infer.predict import evaluation_k_cpts
     from ..train.evaluate import evaluate
     from ..io import atomic_write_json
     from ..runs import EVALUATIONS, write_evaluations
@@ -27,9 +28,9 @@ def run(args) -> int:
     config = run_.config
     options = parse_key_values(args.data_option, "--data-option")
     task = load_run_task(run_, args.data, args.data_dir, options)
-    k_values = routing_k_cpt(config, run_.graph, args.k_cpt)
-    if k_values == [None] and run_.graph.k_cpt_input:
-        k_values = config["k_cpt_set"]
+    k_values, note = evaluation_k_cpts(config, run_.graph, args.k_cpt)
+    if note:
+        print(note)
     records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
     print_table(records, config)
     if is_own_data(run_, args.data, options):

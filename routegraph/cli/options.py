@@ -115,23 +115,6 @@ def _writable(text: str, folder: bool) -> str:
     return text
 
 
-def routing_k_cpt(config: dict, graph, requested: list | None) -> list:
-    """The k_cpt values to route a run's network with (``predict``, ``evaluate``).
-
-    A dynamic-k_cpt network takes the ``requested`` values (None: ``[None]``,
-    for the caller to default). A fixed-k_cpt network's routers do not read
-    k_cpt: it is routed once, at its own k_cpt, with a note if others were asked for."""
-    if graph.k_cpt_input:
-        return list(requested) if requested else [None]
-    own = config.get("k_cpt")
-    ignored = [k for k in requested or [] if k != own]
-    if ignored:
-        trained = "a fixed k_cpt" if own is None else f"a fixed k_cpt={own:g}"
-        print(f"note: this network was trained with {trained}; its routers do not read k_cpt, "
-              f"so --k-cpt {' '.join(f'{k:g}' for k in ignored)} changes nothing")
-    return [own]
-
-
 def add_train_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (defaults: None, meaning 'the config's default'),
     numbers checked against the field's bound (``TrainConfig.BOUNDS``) as they are parsed."""
@@ -184,7 +167,7 @@ def _reject_unknown(values: dict, known: set) -> None:
 
 def _read_yaml_mapping(path) -> dict:
     """A YAML mapping of settings, read as specs are (``1e-9`` is a float; errors are located)."""
-    from ..spec.yaml_loc import parse_located, plain, read_text
+    from ..located.tree import parse_located, plain, read_text
 
     text = read_text(path, "the settings file")
     data = plain(parse_located(text, str(path))) if text.strip() else {}
@@ -199,7 +182,7 @@ def parse_key_values(pairs: list[str] | None, what: str) -> dict:
     >>> parse_key_values(["n_train=2000", "k=1e-9", "name=x"], "--data-option")
     {'n_train': 2000, 'k': 1e-09, 'name': 'x'}
     """
-    from ..spec.yaml_loc import parse_scalar
+    from ..located.tree import parse_scalar
 
     out = {}
     for pair in pairs or []:

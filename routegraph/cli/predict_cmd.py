@@ -10,13 +10,13 @@ the run's input like a folder task's images; then a row names each file.
 Inputs that are not images, and any input of a run trained on ``npz:PATH``
 arrays, are read as they are: a .npy of ``[N, *shape]`` or the key ``x`` of a
 .npz, float or integer, the spec's input shape; each CSV row is its row index.
+The library side (k_cpt, inputs, the predictions file) is :mod:`routegraph.infer.predict`.
 """
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_threads_flag, output_file, routing_k_cpt
+from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_threads_flag, output_file
 
 
 def add_arguments(parser):
@@ -39,112 +39,33 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from ..infer import route
-    from ..errors import ConfigError
-    from ..infer.images import load_image_files, load_images, load_labels, takes_as_is
+    from ..infer.images import load_labels
+    from ..infer.predict import (check_colour, class_names, default_output, load_inputs, output_format,
+                                 resolve_k_cpt, write_predictions)
     from ..io import check_writable
     from ..train.rundir import load_run
 
     apply_threads_flag(args)
-    from_files = not args.images.endswith((".npy", ".npz"))
-    if from_files and args.colour != "auto":
-        raise ConfigError("--colour applies to .npy arrays; image files are decoded like the training images")
+    check_colour(args.images, args.colour)
     path = check_writable(args.out or default_output(args.images))
     output_format(path)
     run_ = load_run(args.run)
-    config, graph, model = run_.config, run_.graph, run_.model
-    k_cpt = resolve_k_cpt(config, graph, args.k_cpt)
-    as_is = takes_as_is(config.get("data"), graph.input_shape.dims)
-    if as_is and args.colour != "auto":
-        raise ConfigError(f"--colour applies to images decoded like the paper's; this run's inputs "
-                          f"{list(graph.input_shape.dims)} are read as they are")
-    files = None
-    if from_files:
-        resize = (config.get("data_options") or {}).get("resize", "crop")  # as the run's images were
-        images, files = load_image_files(args.images, graph.input_shape.dims, resize)
-    else:
-        images = load_images(args.images, graph.input_shape.dims, args.colour, as_is=as_is)
+    graph = run_.graph
+    k_cpt, note = resolve_k_cpt(run_.config, graph, args.k_cpt)
+    if note:
+        print(note)
+    images, files = load_inputs(run_, args.images, args.colour)
     labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()
-    out = route(model, images, k_cpt, batch_size=args.batch_size)
+    out = route(run_.model, images, k_cpt, batch_size=args.batch_size)
     seconds = time.perf_counter() - start
 
-    class_names = list(config.get("class_names") or [str(c) for c in range(graph.num_classes)])
-    write_predictions(path, out, class_names, k_cpt, files)
-    print_summary(run_, out, k_cpt, seconds, labels, class_names)
+    names = class_names(run_.config, graph.num_classes)
+    write_predictions(path, out, names, k_cpt, files)
+    print_summary(run_, out, k_cpt, seconds, labels, names)
     print(f"wrote {path}")
     return 0
-
-
-def resolve_k_cpt(config: dict, graph, k_cpt):
-    """The k_cpt to route with: required for dynamic runs, ignored (with a note) for fixed ones."""
-    from ..errors import ConfigError
-
-    (k,) = routing_k_cpt(config, graph, None if k_cpt is None else [k_cpt])
-    if graph.k_cpt_input and k is None:
-        trained = ", ".join(f"{k:g}" for k in config.get("k_cpt_set", []))
-        raise ConfigError(f"this run has dynamic k_cpt: pass --k-cpt (trained on {trained}), "
-                          "or pick one for an ops budget with 'routegraph calibrate'")
-    return k if graph.k_cpt_input else None
-
-
-def default_output(images: str) -> Path:
-    """``images.npy`` -> ``images.predictions.npz`` next to it; a .npz or image files -> a CSV.
-
-    >>> default_output("x/test.npy"), default_output("photos/"), default_output("photos/*.jpg")
-    (PosixPath('x/test.predictions.npz'), PosixPath('photos.predictions.csv'), PosixPath('predictions.csv'))
-    >>> default_output("x/rows.npz")
-    PosixPath('x/rows.predictions.csv')
-    """
-    path = Path(images)
-    if images.endswith(".npy"):
-        return path.parent / (path.name.removesuffix(".npy") + ".predictions.npz")
-    if any(c in images for c in "*?["):
-        return Path("predictions.csv")
-    return path.parent / (path.stem + ".predictions.csv")
-
-
-def output_format(path: Path) -> str:
-    """'npz' or 'csv', from the output file's name."""
-    if path.suffix not in (".npz", ".csv"):
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--out {path}: use a .npz or .csv file name")
-    return path.suffix[1:]
-
-
-def write_predictions(path: Path, out, class_names: list[str], k_cpt, files: list[str] | None = None) -> None:
-    """The predictions file: a CSV row, or npz entries, per image; ``files`` adds each image's file name."""
-    import csv
-
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = output_format(path)
-    exit_names = np.array(out.classifiers)[out.exit.numpy()] if len(out.exit) else np.array([], dtype=str)
-    if fmt == "csv":
-        with open(path, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["index"] + (["file"] if files else []) + ["prediction", "class_name", "exit_classifier",
-                                                                     "exit_index", "ops"])
-            for i, (p, e, ops) in enumerate(zip(out.predictions.tolist(), out.exit.tolist(), out.ops.tolist())):
-                name = class_names[p] if p < len(class_names) else str(p)
-                writer.writerow([i] + ([files[i]] if files else []) + [p, name, out.classifiers[e], e, ops])
-        return
-    arrays = {
-        "predictions": out.predictions.numpy(),
-        "exit": out.exit.numpy(),
-        "exit_classifier": exit_names.astype(str),
-        "ops": out.ops.numpy(),
-        "classifiers": np.array(out.classifiers, dtype=str),
-        "class_names": np.array(class_names, dtype=str),
-        "k_cpt": np.array(np.nan if k_cpt is None else float(k_cpt)),
-    }
-    if files:
-        arrays["files"] = np.array(files, dtype=str)
-    if out.logits is not None:
-        arrays["logits"] = out.logits.float().numpy()
-    np.savez(path, **arrays)
 
 
 def print_summary(run_, out, k_cpt, seconds: float, labels, class_names) -> None:

@@ -205,8 +205,7 @@ def get_recipe(name: str) -> TaskRecipe:
     try:
         return TASKS.get(name)
     except UnknownNameError as exc:
-        problem = exc.problems[0]
-        raise ConfigError(f"{problem.message} ({problem.allowed}; or {schemes_hint()})") from None
+        raise ConfigError(f"{exc.message} ({exc.allowed}; or {schemes_hint()})") from None
 
 # the loader of each scheme:PATH (routegraph.data.schemes): the user's own data
 SCHEME_LOADERS = {"folder": load_folder_task, "npz": load_npz_task}

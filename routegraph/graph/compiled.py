@@ -23,9 +23,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import CheckpointError
 from ..imports import DEFAULT_ALLOWED
 from ..k_cpt import K_CPT_INPUT_SCALE
 from ..kinds.shapes import PyramidShape, Shape, TensorShape  # noqa: F401  (their home is kinds/)
+
+#: The ``format`` compiled.json says; checked on load.
+COMPILED_FORMAT = "routegraph.compiled/1"
 
 #: Bytes per parameter and per activation value: modules are built in float32.
 PARAM_BYTES = 4
@@ -67,18 +71,41 @@ class CompiledLayer:
 
 @dataclass(frozen=True)
 class CompiledNode:
-    """A graph node (a primitive layer or a classifier) with its place in the region tree."""
+    """A graph node (a primitive layer or a classifier): its ``layer`` (what it computes),
+    its ``inputs`` and its place in the region tree. The layer's fields read through
+    (``node.kind``, ``node.config``, ``node.ops``...); compiled.json writes them flat.
+
+    >>> node = CompiledNode("fc", ("x",), CompiledLayer("linear", {"features": 2}, (TensorShape((3,)),),
+    ...                     TensorShape((2,)), 6, 8), region=0)
+    >>> node.kind, node.ops, node.layer.out_shape
+    ('linear', 6, TensorShape(dims=(2,)))
+    """
 
     name: str
-    kind: str
     inputs: tuple[str, ...]
-    config: dict[str, Any]
-    in_shapes: tuple[Shape, ...]
-    out_shape: Shape
-    ops: int
-    params: int
+    layer: CompiledLayer
     region: int
     loc: SourceLoc = field(default_factory=SourceLoc)
+
+    kind = property(lambda self: self.layer.kind)
+    config = property(lambda self: self.layer.config)
+    in_shapes = property(lambda self: self.layer.in_shapes)
+    out_shape = property(lambda self: self.layer.out_shape)
+    ops = property(lambda self: self.layer.ops)
+    params = property(lambda self: self.layer.params)
+
+    def to_json(self) -> dict[str, Any]:
+        """compiled.json's node entry: the layer's fields flat, in their documented order
+        (docs/compiled-graph.md)."""
+        layer = _layer_json(self.layer)
+        return {"name": self.name, "kind": layer.pop("kind"), "inputs": list(self.inputs), **layer,
+                "region": self.region, "loc": asdict(self.loc)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "CompiledNode":
+        fields_ = {k: data[k] for k in CompiledLayer.__dataclass_fields__}
+        return cls(data["name"], tuple(data["inputs"]), _layer_from_json(fields_), data["region"],
+                   SourceLoc(**data["loc"]))
 
 
 @dataclass(frozen=True)
@@ -207,18 +234,11 @@ class CompiledGraph:
     # -- JSON ------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; see docs/compiled-graph.md for its schema."""
-
-        def layer(d: dict) -> dict:
-            d = dict(d)
-            d["in_shapes"] = [shape_to_json(s) for s in d["in_shapes"]]
-            d["out_shape"] = shape_to_json(d["out_shape"])
-            return d
-
         # the scale is written only when not the default, so that compiled.json and the
         # fingerprint of every graph saved before it was a setting stay the same
         scale = {} if self.k_cpt_scale == K_CPT_INPUT_SCALE else {"k_cpt_scale": self.k_cpt_scale}
         return {
-            "format": "routegraph.compiled/1",
+            "format": COMPILED_FORMAT,
             "name": self.name,
             "input_name": self.input_name,
             "input_shape": list(self.input_shape.dims),
@@ -228,9 +248,9 @@ class CompiledGraph:
             "source": self.source,
             "total_ops": self.total_ops,
             "total_params": self.total_params,
-            "nodes": [layer(_plain(n)) for n in self.nodes],
+            "nodes": [n.to_json() for n in self.nodes],
             "junctions": [
-                {**_plain(j), "router": [layer(_plain(l)) for l in j.router], "router_in": shape_to_json(j.router_in)}
+                {**_plain(j), "router": [_layer_json(l) for l in j.router], "router_in": shape_to_json(j.router_in)}
                 for j in self.junctions
             ],
             "regions": [_plain(r) for r in self.regions],
@@ -238,23 +258,25 @@ class CompiledGraph:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "CompiledGraph":
-        def layer_kw(d: dict) -> dict:
-            d = dict(d)
-            d["in_shapes"] = tuple(shape_from_json(s) for s in d["in_shapes"])
-            d["out_shape"] = shape_from_json(d["out_shape"])
-            return d
+    def from_json(cls, data: dict[str, Any], where: str = "compiled.json") -> "CompiledGraph":
+        """The graph of a compiled.json's content ``data``; a :class:`~routegraph.errors.CheckpointError`
+        naming ``where`` when its ``format`` is not :data:`COMPILED_FORMAT`.
 
-        nodes = tuple(
-            CompiledNode(**{**layer_kw(n), "inputs": tuple(n["inputs"]), "loc": SourceLoc(**n["loc"])})
-            for n in data["nodes"]
-        )
+        >>> CompiledGraph.from_json({"format": "routegraph.compiled/0"}, "run/compiled.json")
+        Traceback (most recent call last):
+        routegraph.errors.CheckpointError: run/compiled.json: not a routegraph compiled graph (format 'routegraph.compiled/0', expected 'routegraph.compiled/1')
+        """
+        found = data.get("format") if isinstance(data, dict) else None
+        if found != COMPILED_FORMAT:
+            raise CheckpointError(f"{where}: not a routegraph compiled graph (format {found!r}, "
+                                  f"expected {COMPILED_FORMAT!r})")
+        nodes = tuple(CompiledNode.from_json(n) for n in data["nodes"])
         junctions = tuple(
             CompiledJunction(
                 **{
                     **j,
                     "sinks": tuple(j["sinks"]),
-                    "router": tuple(CompiledLayer(**layer_kw(l)) for l in j["router"]),
+                    "router": tuple(_layer_from_json(l) for l in j["router"]),
                     "router_in": shape_from_json(j["router_in"]),
                     "sink_regions": tuple(j["sink_regions"]),
                     "loc": SourceLoc(**j["loc"]),
@@ -315,12 +337,22 @@ class CompiledGraph:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _layer_json(layer: CompiledLayer) -> dict[str, Any]:
+    return {"kind": layer.kind, "config": layer.config, "in_shapes": [shape_to_json(s) for s in layer.in_shapes],
+            "out_shape": shape_to_json(layer.out_shape), "ops": layer.ops, "params": layer.params}
+
+
+def _layer_from_json(data: dict[str, Any]) -> CompiledLayer:
+    return CompiledLayer(data["kind"], data["config"], tuple(shape_from_json(s) for s in data["in_shapes"]),
+                         shape_from_json(data["out_shape"]), data["ops"], data["params"])
+
+
 def _plain(obj) -> dict:
-    """asdict() without the TensorShape/PyramidShape wrapping (kept for layer())."""
+    """asdict() without the TensorShape/PyramidShape wrapping (kept for :func:`_layer_json`)."""
     out = {}
     for key in obj.__dataclass_fields__:
         value = getattr(obj, key)
-        if key in ("in_shapes", "out_shape", "router", "router_in"):
+        if key in ("router", "router_in"):
             out[key] = value
         elif hasattr(value, "__dataclass_fields__"):
             out[key] = asdict(value)

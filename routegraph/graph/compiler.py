@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 
 from ..checks import POSITIVE
-from ..errors import Problem, SpecError, unknown_name
+from ..errors import Problem, SpecError, unknown_problem
 from ..imports import granted
 from ..k_cpt import K_CPT_INPUT_SCALE
 from .compiled import (
@@ -106,7 +106,7 @@ class _Compiler:
                     if sink == input_name or sink in junctions:
                         self.problem(node.name, f"sinks.{i}", f"sink {sink!r} must be a layer or classifier node", "node names")
                     else:
-                        self.problems.append(unknown_name("sink", sink, tensors - {input_name}, **self.where(node.name, f"sinks.{i}")).problems[0])
+                        self.problems.append(unknown_problem("sink", sink, tensors - {input_name}, **self.where(node.name, f"sinks.{i}")))
                 elif sink in sink_of:
                     self.problem(node.name, f"sinks.{i}", f"{sink!r} is already a sink of junction {sink_of[sink]!r}", "each node is a sink of at most one junction")
                 else:
@@ -119,7 +119,7 @@ class _Compiler:
         if ref in junctions:
             self.problem(owner, suffix, f"{ref!r} is a junction, which carries no tensor", "read the layer before it, or one of its sinks")
         elif ref not in tensors:
-            self.problems.append(unknown_name("node", ref, tensors, **self.where(owner, suffix)).problems[0])
+            self.problems.append(unknown_problem("node", ref, tensors, **self.where(owner, suffix)))
 
     def build_graph(self) -> nx.DiGraph:
         graph = nx.DiGraph()
@@ -226,11 +226,9 @@ class _Compiler:
                 ))
             else:
                 config, in_shapes, result = facts[name]
-                nodes.append(CompiledNode(
-                    name=name, kind=node.kind, inputs=tuple(self.inputs_of(node)), config=config,
-                    in_shapes=in_shapes, out_shape=result.out_shape, ops=result.ops, params=result.params,
-                    region=node_region[name], loc=loc,
-                ))
+                layer = CompiledLayer(node.kind, config, in_shapes, result.out_shape, result.ops, result.params)
+                nodes.append(CompiledNode(name=name, inputs=tuple(self.inputs_of(node)), layer=layer,
+                                          region=node_region[name], loc=loc))
         from .regions import build_paths
 
         regions, paths = build_paths(regions, nodes, junctions)

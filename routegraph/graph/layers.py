@@ -10,7 +10,7 @@ LayerFacts(out_shape=TensorShape(dims=(10,)), ops=640, params=650)
 """
 from __future__ import annotations
 
-from ..kinds.multiscale_conv import multiscale_plan  # noqa: F401
+from ..kinds.multiscale_conv import multiscale_scales, multiscale_scales as multiscale_plan  # noqa: F401  (old name)
 from ..kinds.registry import KindView
 from ..kinds.shapes import LayerFacts, ShapeProblem, clipped_kernel, conv_geometry  # noqa: F401
 

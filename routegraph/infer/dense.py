@@ -18,7 +18,7 @@ from ..checks import POSITIVE_INT
 from ..errors import ConfigError
 from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
-from ..routing import RoutingPlan, inference_policy, routed_leaf
+from ..routing import RegionTables, inference_policy, routed_leaf
 from .executor import RoutedOutput
 
 
@@ -36,7 +36,7 @@ def dense_route(model: RoutedNetwork, x, k_cpt=None, *, batch_size: int | None =
         POSITIVE_INT.check(batch_size, "batch_size")
     first = next(model.parameters(), None)
     device, dtype = (first.device, first.dtype) if first is not None else (torch.device("cpu"), torch.float32)
-    plan = RoutingPlan(graph).to(device)
+    plan = RegionTables(graph).to(device)
     n = len(x)
     step = batch_size or max(n, 1)
     was_training = model.training
@@ -61,7 +61,7 @@ def _batch_k(graph, k_cpt, start: int, step: int, n: int, device):
     return torch.full((min(step, n - start),), float(k_cpt), device=device)
 
 
-def _route_batch(model, plan: RoutingPlan, x: torch.Tensor, k):
+def _route_batch(model, plan: RegionTables, x: torch.Tensor, k):
     """``(predictions, exit logits or None, decisions, leaf)`` of one batch, on the CPU."""
     out = model(x, k)
     chosen = inference_policy(out.scores)
@@ -77,7 +77,7 @@ def _route_batch(model, plan: RoutingPlan, x: torch.Tensor, k):
     return predictions, picked, {j: d.cpu() for j, d in chosen.items()}, leaf.cpu()
 
 
-def _assemble(graph, plan: RoutingPlan, parts) -> RoutedOutput:
+def _assemble(graph, plan: RegionTables, parts) -> RoutedOutput:
     """One :class:`RoutedOutput` from the batches' outputs; -1 where an example did not pass a junction."""
     predictions, leaf = _cat([p[0] for p in parts]), _cat([p[3] for p in parts])
     uniform = all(p[1] is not None for p in parts) and bool(parts)
@@ -93,7 +93,7 @@ def _assemble(graph, plan: RoutingPlan, parts) -> RoutedOutput:
     return RoutedOutput(predictions, leaf, ops, logits, classifiers, taken_parts, junctions)
 
 
-def _leaves_below(graph, plan: RoutingPlan, junction) -> torch.Tensor:
+def _leaves_below(graph, plan: RegionTables, junction) -> torch.Tensor:
     """Indices (into ``plan.classifiers``) of the classifiers whose path passes ``junction``."""
     below = set(graph.subtree_regions(junction.region))
     return torch.tensor([i for i, c in enumerate(plan.classifiers) if graph.path(c).region in below], dtype=torch.long)

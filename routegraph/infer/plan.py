@@ -40,7 +40,7 @@ from ..kinds.registry import get_kind
 from ..nn.layers import SameConv2d
 from ..k_cpt import router_input
 from ..nn.model import RoutedNetwork, module_key
-from . import fold as K
+from . import fold
 
 #: Options of a plan, with the defaults that measured fastest on a 2-core CPU (docs/benchmarks.md).
 DEFAULT_OPTIONS = {
@@ -169,20 +169,20 @@ def build_plan(model: RoutedNetwork, **options) -> ExecutionPlan:
         if opts["kernels"]:
             if (node.kind, type(module)) in (("conv2d", SameConv2d), ("linear", torch.nn.Linear)):
                 bn = sole_reader(node.name, "batchnorm") if opts["fold_bn"] else None
-                affine = K.bn_affine(model.nodes[module_key(bn)]) if bn else None
+                affine = fold.bn_affine(model.nodes[module_key(bn)]) if bn else None
                 if affine is None:
                     bn = None
                 tail = bn or node.name
                 relu = sole_reader(tail, "relu")
                 if node.kind == "conv2d":
-                    kernel = K.conv_kernel(module, affine, bool(relu), opts["channels_last"])
+                    kernel = fold.conv_kernel(module, affine, bool(relu), opts["channels_last"])
                 else:
-                    kernel = K.linear_kernel(module, affine, bool(relu))
+                    kernel = fold.linear_kernel(module, affine, bool(relu))
                 fused_away.update(x for x in (bn, relu) if x)
                 out = relu or tail
             elif node.kind == "batchnorm" and opts["fold_bn"]:
                 relu = sole_reader(node.name, "relu")
-                kernel = K.bn_kernel(module, bool(relu))
+                kernel = fold.bn_kernel(module, bool(relu))
                 if kernel is not None and relu:
                     fused_away.add(relu)
                     out = relu
@@ -262,7 +262,7 @@ def _levels_used(node, name: str, levels_of: dict[str, int]):
         m = len(node.config["channels"])
         return set(range(n - m, n))
     if node.kind == "select_scale":
-        return {node.config.get("index", -1) % n}
+        return {node.config["index"] % n}
     if node.kind == "flatten":
         return {n - 1}
     return None
@@ -274,7 +274,7 @@ def _router_levels(junction, levels_of):
         return None
     first = junction.router[0] if junction.router else None
     if first is not None and first.kind == "select_scale":
-        return {first.config.get("index", -1) % n}
+        return {first.config["index"] % n}
     if first is not None and first.kind == "flatten":
         return {n - 1}
     return None
@@ -307,15 +307,15 @@ def _router_kernel(router, junction, opts) -> Callable:
         if kind == "linear" and isinstance(module, torch.nn.Linear):
             affine, j = None, i + 1
             if opts["fold_bn"] and j < len(layers) and layers[j].kind == "batchnorm":
-                affine = K.bn_affine(modules[j])
+                affine = fold.bn_affine(modules[j])
                 if affine is not None:
                     j += 1
             relu = j < len(layers) and layers[j].kind == "relu" and _builtin_relu(modules[j])
-            steps.append((K.linear_kernel(module, affine, relu), cat_k))
+            steps.append((fold.linear_kernel(module, affine, relu), cat_k))
             i = j + (1 if relu else 0)
             continue
         if kind == "batchnorm" and opts["fold_bn"]:
-            steps.append((K.bn_kernel(module) or module, cat_k))
+            steps.append((fold.bn_kernel(module) or module, cat_k))
         elif kind == "batchnorm":
             steps.append((module, cat_k))
         else:

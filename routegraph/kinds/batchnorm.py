@@ -38,7 +38,7 @@ def build(layer):
 
     dims = layer.in_shapes[0].dims
     cls = nn.BatchNorm1d if len(dims) == 1 else nn.BatchNorm2d
-    return cls(dims[0], eps=layer.config.get("eps", 1e-6), momentum=layer.config.get("momentum", 0.1))
+    return cls(dims[0], eps=layer.config["eps"], momentum=layer.config["momentum"])
 
 
 # No kernel here: routed inference folds batchnorm into the layer before it, or runs it as an

@@ -1,7 +1,7 @@
 """``conv2d``: 2-D convolution with 'same' (kernel clipped to the map), 'valid' or pixel padding.
 
 >>> from routegraph.kinds.shapes import TensorShape
->>> rule({"channels": 8, "kernel": 3, "padding": "same"}, (TensorShape((3, 4, 4)),))
+>>> rule({"channels": 8, "kernel": 3, "stride": 1, "padding": "same"}, (TensorShape((3, 4, 4)),))
 LayerFacts(out_shape=TensorShape(dims=(8, 4, 4)), ops=3456, params=216)
 """
 from __future__ import annotations

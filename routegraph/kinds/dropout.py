@@ -33,7 +33,7 @@ def rule(config, in_shapes) -> LayerFacts:
 def build(layer):
     from torch import nn
 
-    return nn.Dropout(layer.config.get("p", 0.5))
+    return nn.Dropout(layer.config["p"])
 
 
 def identity(x):

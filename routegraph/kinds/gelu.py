@@ -36,7 +36,7 @@ def gelu(x, approximate: str = "none"):
 
 
 def _fn(layer):
-    return partial(gelu, approximate=layer.config.get("approximate", "none"))
+    return partial(gelu, approximate=layer.config["approximate"])
 
 
 def build(layer):

@@ -5,7 +5,7 @@
 LayerFacts(out_shape=TensorShape(dims=(16, 32)), ops=0, params=64)
 >>> rule({}, (TensorShape((3, 8, 8)),))
 Traceback (most recent call last):
-routegraph.kinds.shapes.ShapeProblem: layernorm normalizes a vector (F,) or each token of a sequence (T, D), got 3x8x8
+routegraph.errors.ShapeProblem: layernorm normalizes a vector (F,) or each token of a sequence (T, D), got 3x8x8
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def rule(config, in_shapes) -> LayerFacts:
     if not isinstance(shape, TensorShape) or len(shape.dims) not in (1, 2):
         raise ShapeProblem(f"layernorm normalizes a vector (F,) or each token of a sequence (T, D), got {shape}",
                            "[F] or [T, D]; for maps a module node such as torch.nn:GroupNorm")
-    return LayerFacts(shape, 0, 2 * shape.dims[-1] if config.get("elementwise_affine", True) else 0)
+    return LayerFacts(shape, 0, 2 * shape.dims[-1] if config["elementwise_affine"] else 0)
 
 
 def build(layer):
@@ -42,8 +42,8 @@ def build(layer):
     from torch import nn
 
     c = layer.config
-    return nn.LayerNorm(layer.in_shapes[0].dims[-1], eps=c.get("eps", 1e-5),
-                        elementwise_affine=c.get("elementwise_affine", True))
+    return nn.LayerNorm(layer.in_shapes[0].dims[-1], eps=c["eps"],
+                        elementwise_affine=c["elementwise_affine"])
 
 
 def kernel(module, layer, options):

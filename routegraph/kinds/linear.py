@@ -39,7 +39,7 @@ def rule(config, in_shapes, kind: str = "linear", features: str = "features", to
     fout = config[features]
     per_vector = fin * fout
     return LayerFacts(TensorShape((*lead, fout)), per_vector * (lead[0] if lead else 1),
-                      per_vector + (fout if config.get("bias", True) else 0))
+                      per_vector + (fout if config["bias"] else 0))
 
 
 def build(layer, features: str = "features"):
@@ -49,8 +49,8 @@ def build(layer, features: str = "features"):
     from ..nn.layers import init_weight
 
     c = layer.config
-    return init_weight(nn.Linear(layer.in_shapes[0].dims[-1], c[features], bias=c.get("bias", True)),
-                       c.get("init", "xavier"))
+    return init_weight(nn.Linear(layer.in_shapes[0].dims[-1], c[features], bias=c["bias"]),
+                       c["init"])
 
 
 # No kernel here: routed inference fuses linear (+ batchnorm) (+ relu) itself (infer/plan.py).

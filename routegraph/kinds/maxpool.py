@@ -26,7 +26,7 @@ class MaxPoolLayer(Strict):
 def rule(config, in_shapes) -> LayerFacts:
     """Floor-mode output size; zero ops."""
     c, h, w = need_map(one_input(in_shapes, "maxpool"), "maxpool").dims
-    k = config.get("kernel", 2)
+    k = config["kernel"]
     s = config.get("stride") or k
     if h < k or w < k:
         raise ShapeProblem(f"maxpool kernel {k} is larger than the {h}x{w} map", f"maps of at least {k}x{k}")
@@ -36,7 +36,7 @@ def rule(config, in_shapes) -> LayerFacts:
 def build(layer):
     from torch import nn
 
-    k = layer.config.get("kernel", 2)
+    k = layer.config["kernel"]
     return nn.MaxPool2d(k, layer.config.get("stride") or k)
 
 

@@ -28,6 +28,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .. import imports
+from ..errors import RouteGraphError
 from .fields import Strict
 from .registry import LayerKind
 from .shapes import LayerFacts, ShapeProblem, TensorShape
@@ -88,7 +89,7 @@ def shape_rule(config: dict, in_shapes: tuple) -> Any:
     return LayerFacts(TensorShape(tuple(out.shape[1:])), flops // (2 * PROBE_BATCH), params)
 
 
-class _Failed(Exception):
+class _Failed(RouteGraphError):  # internal: turned into a ShapeProblem
     def __init__(self, message: str, allowed: str = "", at: str = "", params: int = 0):
         super().__init__(message)
         # params: of the module that was built before the failure (0: none was)

@@ -1,7 +1,7 @@
 """``multiscale_conv``: the paper's multiscale convolution over the coarsest scales of a pyramid.
 
 >>> from routegraph.kinds.shapes import PyramidShape, TensorShape
->>> facts = rule({"channels": [4, 8]}, (PyramidShape((TensorShape((3, 4, 4)), TensorShape((3, 2, 2)))),))
+>>> facts = rule({"channels": [4, 8], "kernel": 3}, (PyramidShape((TensorShape((3, 4, 4)), TensorShape((3, 2, 2)))),))
 >>> str(facts.out_shape), facts.ops
 ('[4x4x4, 8x2x2]', 2624)
 """
@@ -30,9 +30,9 @@ class MultiscaleConvLayer(Strict):
     momentum: spec_float(gt=0, le=1) = Field(0.1, description="batch-norm momentum (PyTorch convention)")
 
 
-def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
+def multiscale_scales(config: dict, pyramid: PyramidShape) -> list[dict]:
     """Per output scale: its input level, size, channels and both convs' kernel and ops."""
-    channels, k = config["channels"], config.get("kernel", 3)
+    channels, k = config["channels"], config["kernel"]
     m = len(channels)
     if len(pyramid.levels) < m:
         raise ShapeProblem(
@@ -40,7 +40,7 @@ def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
             f"at most {len(pyramid.levels)} entries in channels",
         )
     levels = pyramid.levels[-m:]
-    plan, previous = [], None
+    scales, previous = [], None
     for t, (level, cout) in enumerate(zip(levels, channels)):
         cin, h, w = level.dims
         kh, kw = min(k, h), min(k, w)
@@ -55,18 +55,18 @@ def multiscale_plan(config: dict, pyramid: PyramidShape) -> list[dict]:
                 )
             scale["vertical_cin"] = previous["cout"]
             scale["vertical_ops"] = h * w * kh * kw * previous["cout"] * cout
-        plan.append(scale)
+        scales.append(scale)
         previous = scale
-    return plan
+    return scales
 
 
 def rule(config, in_shapes) -> LayerFacts:
     """A pyramid of ``len(channels)`` levels; ops: both convs of every scale."""
     pyramid = need_pyramid(one_input(in_shapes, "multiscale_conv"), "multiscale_conv")
-    plan = multiscale_plan(config, pyramid)
-    ops = sum(s["lateral_ops"] + s["vertical_ops"] for s in plan)
-    params = sum(s["kh"] * s["kw"] * (s["cin"] + s["vertical_cin"]) * s["cout"] + 2 * s["cout"] for s in plan)
-    out = PyramidShape(tuple(TensorShape((s["cout"], s["h"], s["w"])) for s in plan))
+    scales = multiscale_scales(config, pyramid)
+    ops = sum(s["lateral_ops"] + s["vertical_ops"] for s in scales)
+    params = sum(s["kh"] * s["kw"] * (s["cin"] + s["vertical_cin"]) * s["cout"] + 2 * s["cout"] for s in scales)
+    out = PyramidShape(tuple(TensorShape((s["cout"], s["h"], s["w"])) for s in scales))
     return LayerFacts(out, ops, params)
 
 

@@ -35,7 +35,7 @@ def rule(config, in_shapes) -> LayerFacts:
 def build(layer):
     from ..nn.layers import Lambda, pyramid_levels
 
-    sizes, antialias = layer.config["sizes"], layer.config.get("antialias", False)
+    sizes, antialias = layer.config["sizes"], layer.config["antialias"]
     in_hw = tuple(layer.in_shapes[0].dims[1:])
     return Lambda(lambda x: pyramid_levels(x, sizes, in_hw, antialias), f"bilinear pyramid {sizes}")
 
@@ -47,7 +47,7 @@ def kernel(module, layer, options):
     if not options["kernels"]:
         return None
     return fold.pyramid_kernel(layer.config["sizes"], tuple(layer.in_shapes[0].dims[1:]),
-                               layer.config.get("antialias", False), options["channels_last"])
+                               layer.config["antialias"], options["channels_last"])
 
 
 KINDS = (LayerKind("pyramid", PyramidLayer, rule, build, kernel),)

@@ -244,7 +244,7 @@ def kind_names() -> tuple[str, ...]:
     return tuple(k.name for k in kinds())
 
 
-def get_kind(name: str, **where) -> LayerKind:
+def get_kind(name: str) -> LayerKind:
     """The kind called ``name``; an unknown name is an
     :class:`~routegraph.errors.UnknownNameError` with a did-you-mean.
 
@@ -256,7 +256,7 @@ def get_kind(name: str, **where) -> LayerKind:
     try:
         return _KINDS[name]
     except KeyError:
-        raise unknown_name("layer kind", name, _KINDS, **where) from None
+        raise unknown_name("layer kind", name, _KINDS) from None
 
 
 def register_kind(kind: LayerKind | None = None, /, *, replace: bool = False, **fields) -> LayerKind:
@@ -326,8 +326,8 @@ class KindView:
     def __init__(self, attribute: str):
         self.attribute = attribute
 
-    def get(self, name: str, **where) -> Callable:
-        kind = get_kind(name, **where)
+    def get(self, name: str) -> Callable:
+        kind = get_kind(name)
         return kind.builder() if self.attribute == "build" else getattr(kind, self.attribute)
 
     def __contains__(self, name: object) -> bool:

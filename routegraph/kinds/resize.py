@@ -34,7 +34,7 @@ def build(layer):
 
     from ..nn.layers import Lambda
 
-    size, antialias = layer.config["size"], layer.config.get("antialias", False)
+    size, antialias = layer.config["size"], layer.config["antialias"]
     return Lambda(lambda x: F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
                                           antialias=antialias), f"bilinear to {size}x{size}")
 

@@ -25,7 +25,7 @@ class SelectScaleLayer(Strict):
 def rule(config, in_shapes) -> LayerFacts:
     """The level's shape; zero ops."""
     pyramid = need_pyramid(one_input(in_shapes, "select_scale"), "select_scale")
-    n, index = len(pyramid.levels), config.get("index", -1)
+    n, index = len(pyramid.levels), config["index"]
     if not -n <= index < n:
         raise ShapeProblem(f"index {index} is out of range for a pyramid of {n} levels", f"{-n} .. {n - 1}")
     return LayerFacts(pyramid.levels[index], 0, 0)
@@ -34,7 +34,7 @@ def rule(config, in_shapes) -> LayerFacts:
 def build(layer):
     from ..nn.layers import Lambda
 
-    index = layer.config.get("index", -1)
+    index = layer.config["index"]
     return Lambda(lambda x: x[index], f"scale {index}")
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Union
 
+from ..errors import ShapeProblem  # noqa: F401  (its home is errors.py; rules import it from here)
+
 
 @dataclass(frozen=True)
 class TensorShape:
@@ -58,15 +60,6 @@ class LayerFacts:
     out_shape: Shape
     ops: int
     params: int
-
-
-class ShapeProblem(Exception):
-    """Raised by a rule: the inputs do not fit this layer."""
-
-    def __init__(self, message: str, allowed: str = "", at: str = ""):
-        super().__init__(message)
-        # at: the node's field the problem is in (default: its input, as a shape mismatch)
-        self.message, self.allowed, self.at = message, allowed, at
 
 
 def one_input(in_shapes, kind: str) -> Shape:
@@ -125,7 +118,7 @@ def clipped_kernel(kernel: int, size: int, padding) -> int:
 def conv_geometry(config: dict, shape: TensorShape) -> tuple[int, int, int, int]:
     """(out_h, out_w, kernel_h, kernel_w) of a conv2d on ``shape``."""
     _, h, w = shape.dims
-    k, s, pad = config.get("kernel", 3), config.get("stride", 1), config.get("padding", "same")
+    k, s, pad = config["kernel"], config["stride"], config["padding"]
     kh, kw = clipped_kernel(k, h, pad), clipped_kernel(k, w, pad)
     if pad == "same":
         return ceil(h / s), ceil(w / s), kh, kw

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kinds.multiscale_conv import multiscale_plan
+from ..kinds.multiscale_conv import multiscale_scales
 from ..kinds.registry import KindView, get_kind
 from ..kinds.shapes import TensorShape, conv_geometry
 
@@ -92,14 +92,14 @@ class MultiscaleConv(nn.Module):
 
     def __init__(self, config: dict, in_shape):
         super().__init__()
-        plan = multiscale_plan(config, in_shape)
-        self.first = len(in_shape.levels) - len(plan)
+        scales = multiscale_scales(config, in_shape)
+        self.first = len(in_shape.levels) - len(scales)
         self.lateral = nn.ModuleList(
-            SameConv2d(s["cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan)
+            SameConv2d(s["cin"], s["cout"], (s["h"], s["w"]), config["kernel"]) for s in scales)
         self.vertical = nn.ModuleList(
-            SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config.get("kernel", 3)) for s in plan[1:])
+            SameConv2d(s["vertical_cin"], s["cout"], (s["h"], s["w"]), config["kernel"]) for s in scales[1:])
         self.norms = nn.ModuleList(
-            nn.BatchNorm2d(s["cout"], eps=config.get("eps", 1e-6), momentum=config.get("momentum", 0.1)) for s in plan)
+            nn.BatchNorm2d(s["cout"], eps=config["eps"], momentum=config["momentum"]) for s in scales)
         self.fused = False
 
     def forward(self, pyramid):

@@ -1,9 +1,9 @@
 """Routing: policies, region probabilities, costs, utility targets and TALR.
 
-Everything works on a :class:`RoutingPlan` (index tensors built once from a
+Everything works on a :class:`RegionTables` (index tensors built once from a
 compiled graph's region tree) and is vectorised over the batch::
 
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     pi = training_policy(plan, scores, tau=1.0)       # {junction: [B, n_j]}
     p = region_probabilities(plan, pi)                # [B, R]
     err = leaf_errors(plan, logits, labels)           # [B, n_classifiers]
@@ -14,7 +14,7 @@ compiled graph's region tree) and is vectorised over the batch::
 """
 from .costs import decisiveness_penalty, expected_cost, inference_cost, path_ops
 from .error_functions import ERROR_FUNCTIONS, cross_entropy, error_function, leaf_errors, zero_one
-from .plan import RoutingPlan
+from .tables import RegionTables
 from .policy import (
     FLOORS,
     inference_policy,
@@ -28,7 +28,7 @@ from .talr import talr_scales
 from .targets import TARGET_KINDS, subtree_costs, utility_targets
 
 __all__ = [
-    "ERROR_FUNCTIONS", "FLOORS", "TARGET_KINDS", "RoutingPlan",
+    "ERROR_FUNCTIONS", "FLOORS", "TARGET_KINDS", "RegionTables",
     "cross_entropy", "decisiveness_penalty", "error_function", "expected_cost", "inference_cost",
     "inference_policy", "leaf_errors", "leaf_region_below", "one_hot_probs", "path_ops",
     "region_probabilities", "routed_leaf", "subtree_costs", "talr_scales", "training_policy",

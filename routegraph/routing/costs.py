@@ -27,16 +27,16 @@ import torch
 from torch import Tensor
 
 from ..k_cpt import cost_column
-from .plan import RoutingPlan
+from .tables import RegionTables
 from .policy import junction_tensors, routed_leaf
 
 
-def path_ops(plan: RoutingPlan) -> Tensor:
+def path_ops(plan: RegionTables) -> Tensor:
     """float64 ``[n_classifiers]``: ops of each classifier's full path (routers included)."""
     return plan.ops_to_leaf[0].clone()
 
 
-def expected_cost(plan: RoutingPlan, region_p: Tensor, leaf_err: Tensor, k_cpt: float | Tensor) -> Tensor:
+def expected_cost(plan: RegionTables, region_p: Tensor, leaf_err: Tensor, k_cpt: float | Tensor) -> Tensor:
     """``[B]``: ``sum_r p(r) k_cpt ops(r) + sum_l p(l) err(l)`` (see module doc).
 
     ``region_p`` is ``[B, R]`` (from :func:`region_probabilities`), ``leaf_err``
@@ -49,7 +49,7 @@ def expected_cost(plan: RoutingPlan, region_p: Tensor, leaf_err: Tensor, k_cpt: 
     return (region_p * compute_cost).sum(-1) + (leaf_p * leaf_err).sum(-1)
 
 
-def inference_cost(plan: RoutingPlan, decisions: Mapping[str, Tensor], leaf_err: Tensor,
+def inference_cost(plan: RegionTables, decisions: Mapping[str, Tensor], leaf_err: Tensor,
                    k_cpt: float | Tensor) -> Tensor:
     """``[B]``: ``err(l*) + k_cpt * ops(path to l*)`` where ``l*`` is the classifier that
     ``decisions`` (e.g. the argmax policy) route each example to."""
@@ -61,7 +61,7 @@ def inference_cost(plan: RoutingPlan, decisions: Mapping[str, Tensor], leaf_err:
     return err + (k * ops).to(err.dtype)
 
 
-def decisiveness_penalty(scores: Mapping[str, Tensor], region_p: Tensor, plan: RoutingPlan) -> Tensor:
+def decisiveness_penalty(scores: Mapping[str, Tensor], region_p: Tensor, plan: RegionTables) -> Tensor:
     """``[B]``: ``sum_j stop_grad(p(r_j)) * ||s_j||^2`` (paper eq. 10's k_dec term, before k_dec).
 
     Gradients reach the scores only through ``||s_j||^2``, never through ``p``.

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from routegraph.registry import Registry
 
-from .plan import RoutingPlan
+from .tables import RegionTables
 
 ErrorFunction = Callable[[Tensor, Tensor], Tensor]
 
@@ -60,7 +60,7 @@ def error_function(error: str | ErrorFunction) -> ErrorFunction:
     return ERROR_FUNCTIONS.get(error) if isinstance(error, str) else error
 
 
-def leaf_errors(plan: RoutingPlan, logits: Mapping[str, Tensor], labels: Tensor,
+def leaf_errors(plan: RegionTables, logits: Mapping[str, Tensor], labels: Tensor,
                 error: str | ErrorFunction = "cross_entropy") -> Tensor:
     """``[B, n_classifiers]``: ``error(logits[c], labels)`` for each classifier, in
     ``plan.classifiers`` order (the column order every cost and target function expects)."""

@@ -32,12 +32,12 @@ from torch import Tensor
 
 from routegraph.errors import ConfigError
 
-from .plan import RoutingPlan
+from .tables import RegionTables
 
 FLOORS = ("absolute", "conditional")
 
 
-def junction_tensors(plan: RoutingPlan, per_junction: Mapping[str, Tensor], what: str,
+def junction_tensors(plan: RegionTables, per_junction: Mapping[str, Tensor], what: str,
                      sinks: bool = True) -> list[Tensor]:
     """``per_junction`` values in ``plan.junctions`` order, checking names, batch and sink counts."""
     missing = [j for j in plan.junctions if j not in per_junction]
@@ -55,7 +55,7 @@ def junction_tensors(plan: RoutingPlan, per_junction: Mapping[str, Tensor], what
     return out
 
 
-def training_policy(plan: RoutingPlan, scores: Mapping[str, Tensor], tau: float | Tensor, eps: float = 1e-6,
+def training_policy(plan: RegionTables, scores: Mapping[str, Tensor], tau: float | Tensor, eps: float = 1e-6,
                     floor: str = "absolute") -> dict[str, Tensor]:
     """Per-junction sink probabilities ``[B, n_j]`` of the training policy (see module doc).
 
@@ -90,7 +90,7 @@ def training_policy(plan: RoutingPlan, scores: Mapping[str, Tensor], tau: float 
     return split_sinks(plan, torch.where(reachable, ratio, softmax))  # eps == 0: p(c_i | r_j) = softmax_i
 
 
-def junction_softmax(plan: RoutingPlan, columns: Tensor) -> Tensor:
+def junction_softmax(plan: RegionTables, columns: Tensor) -> Tensor:
     """``[B, S]``: the softmax over each junction's own sink columns, for all junctions at once
     (scattered into a ``[B, J, A]`` layout padded with -inf, one softmax, gathered back)."""
     batch = columns.shape[0]
@@ -100,7 +100,7 @@ def junction_softmax(plan: RoutingPlan, columns: Tensor) -> Tensor:
     return torch.softmax(padded, dim=-1).view(batch, -1)[:, slots]
 
 
-def split_sinks(plan: RoutingPlan, columns: Tensor) -> dict[str, Tensor]:
+def split_sinks(plan: RegionTables, columns: Tensor) -> dict[str, Tensor]:
     """``[B, S]`` sink columns -> ``{junction: [B, n_j]}`` (views)."""
     return dict(zip(plan.junctions, columns.split(list(plan.arities), dim=1)))
 
@@ -110,7 +110,7 @@ def inference_policy(scores: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {name: s.argmax(dim=-1) for name, s in scores.items()}
 
 
-def one_hot_probs(plan: RoutingPlan, decisions: Mapping[str, Tensor],
+def one_hot_probs(plan: RegionTables, decisions: Mapping[str, Tensor],
                   dtype: torch.dtype | None = None) -> dict[str, Tensor]:
     """Decisions as one-hot sink probabilities ``[B, n_j]`` (the inference policy as a distribution)."""
     dtype = dtype or torch.get_default_dtype()
@@ -121,7 +121,7 @@ def one_hot_probs(plan: RoutingPlan, decisions: Mapping[str, Tensor],
     }
 
 
-def region_probabilities(plan: RoutingPlan, sink_probs: Mapping[str, Tensor]) -> Tensor:
+def region_probabilities(plan: RegionTables, sink_probs: Mapping[str, Tensor]) -> Tensor:
     """``p[B, R]``: ``p(root) = 1``, ``p(c_i) = p(r_j) * sink_probs[j][:, i]``.
 
     One gather and one product over the padded root-to-region chains. A graph
@@ -133,7 +133,7 @@ def region_probabilities(plan: RoutingPlan, sink_probs: Mapping[str, Tensor]) ->
     return _path_products(plan, torch.cat(ordered, dim=1))
 
 
-def routed_leaf(plan: RoutingPlan, decisions: Mapping[str, Tensor]) -> Tensor:
+def routed_leaf(plan: RegionTables, decisions: Mapping[str, Tensor]) -> Tensor:
     """``LongTensor[B]``: index into ``plan.classifiers`` of the classifier each example reaches
     (``[1]`` for a graph without junctions).
 
@@ -143,7 +143,7 @@ def routed_leaf(plan: RoutingPlan, decisions: Mapping[str, Tensor]) -> Tensor:
     return plan.region_leaf_index.to(_device(decisions))[leaf_region_below(plan, decisions)[:, 0]]
 
 
-def leaf_region_below(plan: RoutingPlan, decisions: Mapping[str, Tensor]) -> Tensor:
+def leaf_region_below(plan: RegionTables, decisions: Mapping[str, Tensor]) -> Tensor:
     """``LongTensor[B, R]``: the leaf region reached from each region when the
     junctions below it follow ``decisions`` (a leaf maps to itself).
 
@@ -167,7 +167,7 @@ def leaf_region_below(plan: RoutingPlan, decisions: Mapping[str, Tensor]) -> Ten
     return pointer
 
 
-def _path_products(plan: RoutingPlan, columns: Tensor) -> Tensor:
+def _path_products(plan: RegionTables, columns: Tensor) -> Tensor:
     """``[B, R]``: product of the sink columns ``[B, S]`` on the way root -> r."""
     columns = torch.cat([columns, torch.ones_like(columns[:, :1])], dim=1)  # column S is all ones
     factors = columns[:, plan.ancestor_columns.to(columns.device)].unbind(-1)  # D x [B, R]

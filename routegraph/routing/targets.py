@@ -35,13 +35,13 @@ from torch import Tensor
 from routegraph.errors import ConfigError
 
 from ..k_cpt import cost_column
-from .plan import RoutingPlan
+from .tables import RegionTables
 from .policy import leaf_region_below
 
 TARGET_KINDS = ("pragmatic", "optimistic")
 
 
-def subtree_costs(plan: RoutingPlan, leaf_err: Tensor, k_cpt: float | Tensor, kind: str,
+def subtree_costs(plan: RegionTables, leaf_err: Tensor, k_cpt: float | Tensor, kind: str,
                   decisions: Mapping[str, Tensor] | None = None) -> Tensor:
     """``[B, R]``: cost ``C(r)`` of the subtree below every region (see module doc)."""
     if kind not in TARGET_KINDS:
@@ -65,7 +65,7 @@ def subtree_costs(plan: RoutingPlan, leaf_err: Tensor, k_cpt: float | Tensor, ki
     return best.scatter_reduce(1, index, along_the_way, reduce="amin", include_self=False)
 
 
-def utility_targets(plan: RoutingPlan, leaf_err: Tensor, k_cpt: float | Tensor, kind: str,
+def utility_targets(plan: RegionTables, leaf_err: Tensor, k_cpt: float | Tensor, kind: str,
                     decisions: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
     """Per-junction targets ``u_j = -C(sink regions of j)``, ``[B, n_j]`` (see module doc).
 

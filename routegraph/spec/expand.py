@@ -1,6 +1,6 @@
 """Template and block expansion, expression evaluation, reference rewriting.
 
-Input: the located node list of a spec file (see :mod:`.yaml_loc`). Output: a
+Input: the located node list of a spec file (see :mod:`routegraph.located.tree`). Output: a
 flat list of :class:`Pending` nodes - located trees with every ``${...}``
 evaluated, every ``use:`` replaced by the template's nodes (names prefixed
 ``<as>.``), every router ``block:`` inlined as ``router.layers`` - ready for
@@ -24,9 +24,9 @@ from pydantic import ValidationError
 
 from ..errors import did_you_mean, known_names
 from .expressions import POISON, ExprError, Poisoned, substitute
-from .problems import Problems, add_validation_errors
+from ..located.problems import Problems, add_validation_errors
 from .schema import UseSpec
-from .yaml_loc import Loc, Y, located, plain
+from ..located.tree import Loc, LocatedValue, located, plain
 
 _PASSTHROUGH = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 #: Expression name bound, in a junction's router, to the junction's number of sinks.
@@ -44,7 +44,7 @@ class Frame:
     prefix: str = ""
     instance: str = ""
     names: set[str] = field(default_factory=set)
-    args: dict[str, Y] = field(default_factory=dict)  # the instance's arguments, located at the caller
+    args: dict[str, LocatedValue] = field(default_factory=dict)  # the instance's arguments, located at the caller
     name_locs: dict[str, Loc] = field(default_factory=dict)
     instances: dict[str, Loc] = field(default_factory=dict)
 
@@ -89,15 +89,15 @@ def unscoped(value: Any) -> Any:
 class Pending:
     """An expanded node awaiting validation."""
 
-    y: Y  # located, evaluated node mapping
+    y: LocatedValue  # located, evaluated node mapping
     frame: Frame  # the instance it belongs to
     failed: set[str]  # relative dotted paths whose expression failed (already reported)
     instance: str  # "a.l4" for messages; "" at top level
 
 
 class Expander:
-    def __init__(self, problems: Problems, params: dict[str, Any], templates: dict[str, Y],
-                 template_args: dict[str, list[str]], blocks: dict[str, Y], broken: set[str]):
+    def __init__(self, problems: Problems, params: dict[str, Any], templates: dict[str, LocatedValue],
+                 template_args: dict[str, list[str]], blocks: dict[str, LocatedValue], broken: set[str]):
         self.problems = problems
         self.params = params  # expression scope of the top level
         self.templates = templates  # name -> located template mapping (valid ones)
@@ -108,8 +108,8 @@ class Expander:
         self.uses: list[tuple[Loc, str, str]] = []  # the template uses being expanded: (where, template, as)
 
     # ------------------------------------------------------------ evaluation
-    def evaluate(self, y: Y, scope: dict[str, Any], failed: set[str], rel: str, instance: str,
-                 args: dict[str, Y] | None = None) -> Y:
+    def evaluate(self, y: LocatedValue, scope: dict[str, Any], failed: set[str], rel: str, instance: str,
+                 args: dict[str, LocatedValue] | None = None) -> LocatedValue:
         """A copy of ``y`` with every string's ``${...}`` evaluated.
 
         ``"${arg}"`` alone, for a template argument in ``args``, is the argument's
@@ -128,17 +128,17 @@ class Expander:
             except Poisoned:
                 pass
             failed.add(rel)
-            return Y(None, y.loc)
+            return LocatedValue(None, y.loc)
         if isinstance(v, dict):
-            return Y({k: self.evaluate(sub, scope, failed, f"{rel}.{k}" if rel else k, instance, args)
+            return LocatedValue({k: self.evaluate(sub, scope, failed, f"{rel}.{k}" if rel else k, instance, args)
                       for k, sub in v.items()}, y.loc, y.keys)
         if isinstance(v, list):
-            return Y([self.evaluate(sub, scope, failed, f"{rel}.{i}" if rel else str(i), instance, args)
+            return LocatedValue([self.evaluate(sub, scope, failed, f"{rel}.{i}" if rel else str(i), instance, args)
                       for i, sub in enumerate(v)], y.loc)
         return y
 
     # ------------------------------------------------------------ node lists
-    def expand(self, entries: Y, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
+    def expand(self, entries: LocatedValue, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
         for entry in entries.v if isinstance(entries.v, list) else ():
             if not isinstance(entry.v, dict):
                 continue  # reported by the SpecFile/TemplateSpec validation
@@ -147,7 +147,7 @@ class Expander:
             else:
                 self.expand_node(entry, scope, frame, stack)
 
-    def expand_node(self, entry: Y, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
+    def expand_node(self, entry: LocatedValue, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
         if len(self.out) >= MAX_NODES:
             if len(self.out) == MAX_NODES:
                 self.report_too_many_nodes(entry, frame)
@@ -155,7 +155,7 @@ class Expander:
             return
         failed: set[str] = set()
         instance = frame.instance
-        values: dict[str, Y] = {}
+        values: dict[str, LocatedValue] = {}
         for key, sub in entry.v.items():
             if key != "router":
                 values[key] = self.evaluate(sub, scope, failed, key, instance, frame.args)
@@ -178,10 +178,10 @@ class Expander:
             else:
                 frame.names.add(relative)
                 frame.name_locs[relative] = name.loc
-            values["name"] = Y(frame.prefix + relative, name.loc)
-        self.out.append(Pending(Y(values, entry.loc, entry.keys), frame, failed, instance))
+            values["name"] = LocatedValue(frame.prefix + relative, name.loc)
+        self.out.append(Pending(LocatedValue(values, entry.loc, entry.keys), frame, failed, instance))
 
-    def report_too_many_nodes(self, entry: Y, frame: Frame) -> None:
+    def report_too_many_nodes(self, entry: LocatedValue, frame: Frame) -> None:
         """The node limit, reported at the top-level entry whose expansion passes it (the
         mistake is there: a template used too often), naming the chain of template uses."""
         message = f"the spec expands to more than {MAX_NODES:,} nodes (the limit)"
@@ -195,7 +195,7 @@ class Expander:
             use_loc = entry.loc
         self.problems.add(message, use_loc, allowed=f"at most {MAX_NODES:,} nodes after expanding templates")
 
-    def expand_router(self, router: Y, scope: dict[str, Any], failed: set[str], frame: Frame) -> Y:
+    def expand_router(self, router: LocatedValue, scope: dict[str, Any], failed: set[str], frame: Frame) -> LocatedValue:
         instance = frame.instance
         router = self.evaluate(router, scope, failed, "router", instance, frame.args)
         if not isinstance(router.v, dict):
@@ -226,10 +226,10 @@ class Expander:
             block_scope = {**self.params, N_SINKS: scope.get(N_SINKS, POISON)}
             layers = self.blocks[block.v]
             values["layers"] = self.evaluate(layers, block_scope, failed, "router.layers", "")
-        return Y(values, router.loc, router.keys)
+        return LocatedValue(values, router.loc, router.keys)
 
     # ------------------------------------------------------------ templates
-    def expand_use(self, entry: Y, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
+    def expand_use(self, entry: LocatedValue, scope: dict[str, Any], frame: Frame, stack: tuple[str, ...]) -> None:
         instance_of_caller = frame.instance
         failed: set[str] = set()
         head = {k: self.evaluate(v, scope, failed, k, instance_of_caller, frame.args)
@@ -243,7 +243,7 @@ class Expander:
         try:
             UseSpec.model_validate(data)
         except ValidationError as exc:
-            located_entry = Y({**head, **({"with": with_y} if with_y is not None else {})}, entry.loc, entry.keys)
+            located_entry = LocatedValue({**head, **({"with": with_y} if with_y is not None else {})}, entry.loc, entry.keys)
             add_validation_errors(self.problems, exc, data, located_entry, UseSpec, instance=instance_of_caller)
             return
         name, alias = str(head["use"].v), str(head["as"].v)
@@ -319,29 +319,29 @@ class Expander:
             router = values.get("router")
             if router is not None and isinstance(router.v, dict) and "reads" in router.v:
                 reads = _resolve(router.v["reads"], pending.frame)
-                values["router"] = Y({**router.v, "reads": reads}, router.loc, router.keys)
+                values["router"] = LocatedValue({**router.v, "reads": reads}, router.loc, router.keys)
 
     def pending(self) -> list[Pending]:
         return [p for p in self.out if p is not None]
 
 
-def _scope_y(y: Y, frame: Frame) -> Y:
+def _scope_y(y: LocatedValue, frame: Frame) -> LocatedValue:
     """A copy of ``y`` whose strings remember ``frame`` (where they were written)."""
     if isinstance(y.v, dict):
-        return Y({k: _scope_y(v, frame) for k, v in y.v.items()}, y.loc, y.keys)
+        return LocatedValue({k: _scope_y(v, frame) for k, v in y.v.items()}, y.loc, y.keys)
     if isinstance(y.v, list):
-        return Y([_scope_y(v, frame) for v in y.v], y.loc)
+        return LocatedValue([_scope_y(v, frame) for v in y.v], y.loc)
     if isinstance(y.v, str):
-        return Y(scoped(y.v, frame), y.loc)
+        return LocatedValue(scoped(y.v, frame), y.loc)
     return y
 
 
-def _resolve(y: Y, frame: Frame) -> Y:
+def _resolve(y: LocatedValue, frame: Frame) -> LocatedValue:
     if isinstance(y.v, list):
-        return Y([_resolve(item, frame) for item in y.v], y.loc)
+        return LocatedValue([_resolve(item, frame) for item in y.v], y.loc)
     if isinstance(y.v, str):
         owner = y.v.frame if isinstance(y.v, ScopedStr) else frame
-        return Y(owner.resolve(str(y.v)), y.loc)
+        return LocatedValue(owner.resolve(str(y.v)), y.loc)
     return y
 
 

@@ -22,7 +22,7 @@ import sys
 import warnings
 from typing import Any, Callable, Mapping
 
-from ..errors import Problem, SpecError, did_you_mean, known_names
+from ..errors import Problem, RouteGraphError, SpecError, did_you_mean, known_names
 
 MAX_EXPR_CHARS = 1000
 MAX_SEQUENCE = 100_000  # longest list or string an expression may build
@@ -76,7 +76,7 @@ class ExprError(SpecError):
         super().__init__(Problem(message, allowed=allowed))
 
 
-class Poisoned(Exception):
+class Poisoned(RouteGraphError):
     """An expression used a name whose own definition failed (already reported)."""
 
 

@@ -27,9 +27,9 @@ from ..imports import allowed_prefixes, allowed_text, refusal
 from ..kinds.registry import RESERVED, get_kind
 from .expand import Expander, Frame, check_identifier, scoped, unscoped
 from .expressions import POISON
-from .problems import Problems, add_validation_errors
+from ..located.problems import Problems, add_validation_errors
 from .schema import Spec, SpecFile, spec_types
-from .yaml_loc import Loc, Y, located, parse_located, parse_scalar, plain, read_text, record_locations
+from ..located.tree import Loc, LocatedValue, located, parse_located, parse_scalar, plain, read_text, record_locations
 
 _TOP_KEYS = tuple(field.alias or name for name, field in SpecFile.model_fields.items())
 
@@ -83,13 +83,13 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
         problems.raise_if_any()
     scope, params, params_y = _params(root, dict(overrides or {}), problems)
     expander = Expander(problems, scope, {}, {}, {}, set())
-    top: dict[str, Y] = dict(root.v)
+    top: dict[str, LocatedValue] = dict(root.v)
     failed: set[str] = set()
     for key in ("name", "description", "input"):
         if key in top:
             top[key] = expander.evaluate(top[key], scope, failed, key, "")
     top["params"] = params_y
-    top_y = Y(top, root.loc, root.keys)
+    top_y = LocatedValue(top, root.loc, root.keys)
     data = plain(top_y)
     spec_file = None
     try:
@@ -122,7 +122,7 @@ def loads_spec(text: str, file: str = "<spec>", overrides: Mapping[str, Any] | N
 
 
 # ---------------------------------------------------------------- steps
-def _params(root: Y, overrides: dict[str, Any], problems: Problems) -> tuple[dict, dict, Y]:
+def _params(root: LocatedValue, overrides: dict[str, Any], problems: Problems) -> tuple[dict, dict, LocatedValue]:
     """Evaluate params in order (each sees the earlier ones), applying overrides.
 
     Returns the expression scope, the plain params, and their located values.
@@ -139,7 +139,7 @@ def _params(root: Y, overrides: dict[str, Any], problems: Problems) -> tuple[dic
                          allowed=f"params: {known}" if known else "this spec declares no params")
     scope: dict[str, Any] = {}
     params: dict[str, Any] = {}
-    located_values: dict[str, Y] = {}
+    located_values: dict[str, LocatedValue] = {}
     top = Frame()
     expander = Expander(problems, {}, {}, {}, {}, set())
     for name, value in entries.items():
@@ -159,10 +159,10 @@ def _params(root: Y, overrides: dict[str, Any], problems: Problems) -> tuple[dic
         located_values[name] = evaluated
     keys = {k: params_y.key_loc(k) for k in located_values} if params_y is not None else {}
     loc = params_y.loc if params_y is not None else Loc(root.loc.line, root.loc.col, "params")
-    return scope, params, Y(located_values, loc, keys)
+    return scope, params, LocatedValue(located_values, loc, keys)
 
 
-def _setup_definitions(expander: Expander, root: Y, broken_paths: set[str], problems: Problems) -> None:
+def _setup_definitions(expander: Expander, root: LocatedValue, broken_paths: set[str], problems: Problems) -> None:
     """Register the valid templates and blocks; note the malformed ones."""
     for section in ("templates", "blocks"):
         section_y = root.get(section)
@@ -190,7 +190,7 @@ def _setup_definitions(expander: Expander, root: Y, broken_paths: set[str], prob
                 expander.template_args[name] = args
 
 
-def _validate_nodes(expander: Expander, problems: Problems, input_y: Y | None, prefixes: tuple[str, ...]):
+def _validate_nodes(expander: Expander, problems: Problems, input_y: LocatedValue | None, prefixes: tuple[str, ...]):
     nodes = []
     locations: dict[str, tuple[int, int, str]] = {}
     first_seen: dict[str, Loc] = {}

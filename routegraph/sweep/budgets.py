@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
-from ..spec.yaml_loc import plain
-from .located import check_kind, located_problems, position, read_located, validate
+from ..located.tree import plain
+from ..located.files import check_kind, located_problems, position, read_located, validate
 
 PAPER_ITERATIONS = 80_000
 

@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RouteGraphError
 
 OnResult = Callable[[str, "dict | None", "str | None"], None]
 
@@ -321,8 +321,8 @@ class RayExecutor:
                 ray.shutdown()
 
 
-class _Stop(Exception):
-    pass
+class _Stop(RouteGraphError):
+    """Internal: leaves the wait loop once the sweep is stopped."""
 
 
 def make_executor(name: str, *, jobs: int = 1, threads: int | None = None, max_retries: int | None = None,

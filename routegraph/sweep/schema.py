@@ -25,8 +25,8 @@ from ..checks import K_CPT
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
 from ..train.config import K_CPT_SET, METHODS
 from ..spec.schema import Bool, Float, Int, spec_float, spec_int
-from ..spec.yaml_loc import plain
-from .located import check_kind, position, read_located, validate
+from ..located.tree import plain
+from ..located.files import check_kind, position, read_located, validate
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 #: the 4 values of the paper's k_cpt set the tiers use (spread over the set)

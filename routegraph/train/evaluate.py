@@ -17,14 +17,14 @@ from ..checks import POSITIVE_INT, check_k_cpt
 from ..graph.layering import classifier_layers
 from ..infer.dense import dense_route
 from ..nn.model import RoutedNetwork
-from ..routing import RoutingPlan, path_ops
+from ..routing import RegionTables, path_ops
 from .fast import heap_untuned
 
 
 def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes: int, split: str = "test") -> dict:
     """Build the evaluation record from routed predictions: ``leaves`` index ``graph.classifiers``,
     ``decisions`` per junction hold -1 where an example does not pass it (:class:`RoutedOutput`)."""
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     ops = path_ops(plan).double()
     n = len(labels)
     correct = predictions == labels

@@ -20,7 +20,7 @@ import torch
 
 from ..nn.model import DenseOutput, RoutedNetwork
 from ..routing import (
-    RoutingPlan, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
+    RegionTables, cross_entropy, decisiveness_penalty, expected_cost, inference_policy, leaf_errors, path_ops,
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
 from ..errors import ConfigError
@@ -58,14 +58,14 @@ class Strategy:
             raise ConfigError(f"{', '.join(misplaced)}: a training setting (TrainConfig), not a strategy's")
         self.k_l2, self.talr, self.eps = k_l2, talr, eps
         self.regularized_policy, self.error = regularized_policy, error
-        self.plan: RoutingPlan | None = None
+        self.plan: RegionTables | None = None
         self.dist = SINGLE  # the trainer sets its context: TALR and statistics use global batch means
 
     # -- set-up --------------------------------------------------------
     def setup(self, model: RoutedNetwork) -> None:
         """Precompute the routing plan and which region owns each weight."""
         device = next(model.parameters()).device
-        self.plan = RoutingPlan(model.graph).to(device)
+        self.plan = RegionTables(model.graph).to(device)
         self._junction_region = {j.name: j.region for j in model.graph.junctions}
         regions = model.owner_regions()
         self._weights, weight_regions = [], []

@@ -16,20 +16,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RouteGraphError
+from ..errors import BrowserError, BrowserNotFound
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--enable-logging=stderr", "--v=0")
 _CONSOLE = re.compile(r":CONSOLE[:(]\d+\)?\]\s*(.*)$")
-
-
-class BrowserNotFound(RouteGraphError):
-    """No headless chromium on the PATH."""
-
-
-class BrowserError(RouteGraphError):
-    """The browser failed or timed out."""
 
 
 @dataclass

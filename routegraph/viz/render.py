@@ -15,16 +15,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, RouteGraphError
+from ..errors import ConfigError, RenderError
 from ..io import atomic_open, atomic_write_text
 
 DIAGRAM_FORMATS = (".svg", ".png", ".pdf")
 SOURCE_FORMATS = (".gv", ".dot")
 FIGURE_FORMATS = (".svg", ".png", ".pdf")
-
-
-class RenderError(RouteGraphError):
-    """graphviz or matplotlib could not draw a picture."""
 
 
 @dataclass(frozen=True)

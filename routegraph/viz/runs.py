@@ -16,15 +16,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import ConfigError, NotARunError
+from ..errors import ConfigError, NoRunsError, NotARunError  # noqa: F401  (NoRunsError: re-exported)
 from ..graph.compiled import CompiledGraph
 from ..runs import RUN_FILES, is_run_dir, read_compiled, read_config, read_evaluations, read_metrics
 
 _GLOB_CHARS = set("*?[")
-
-
-class NoRunsError(ConfigError):
-    """The paths given name no run directories (or none with what a picture needs)."""
 
 
 @dataclass

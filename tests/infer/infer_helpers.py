@@ -105,6 +105,20 @@ def k_sensitive(model: nn.Module, seed: int = 0, strength: float = 10.0) -> nn.M
     return model.eval()
 
 
+def fixed_and_dynamic_runs(base: Path) -> tuple[Path, Path]:
+    """Two run directories under ``base``: a fixed-k_cpt run (k_cpt 1e-8) and a dynamic-k_cpt one
+    whose routers follow k_cpt, with 96 validation images."""
+    import torch
+
+    from routegraph.nn import build_model
+
+    torch.manual_seed(0)
+    fixed = write_run(base / "fixed", randomize(build_model(tiny_chain_graph()), seed=2), dynamic=False, k_cpt=1e-8)
+    dynamic = write_run(base / "dynamic", k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1),
+                        dynamic=True, n_test=96)
+    return fixed, dynamic
+
+
 def write_run(path: Path, model, *, dynamic: bool, k_cpt=None, n_test: int = 64) -> Path:
     """A minimal run directory (docs/run-format.md) holding ``model``, on the synthetic task."""
     import json

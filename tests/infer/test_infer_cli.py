@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from infer_helpers import k_sensitive, randomize, tiny_chain_graph, write_run
+from infer_helpers import fixed_and_dynamic_runs, k_sensitive, randomize, tiny_chain_graph, write_run
 from routegraph.cli.main import main
 from routegraph.infer.images import to_network_input
 from routegraph.nn import build_model
@@ -15,11 +15,7 @@ from routegraph.nn import build_model
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
-    torch.manual_seed(0)
-    fixed = write_run(base / "fixed", randomize(build_model(tiny_chain_graph()), seed=2), dynamic=False, k_cpt=1e-8)
-    dynamic = write_run(base / "dynamic", k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1),
-                        dynamic=True, n_test=96)
-    return base, fixed, dynamic
+    return (base, *fixed_and_dynamic_runs(base))
 
 
 def test_images_conversion():

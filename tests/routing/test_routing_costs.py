@@ -7,7 +7,7 @@ from strategies_regions import brute_expected_cost, brute_routed_leaf, graph_fro
 
 from routegraph.routing import (
     FLOORS,
-    RoutingPlan,
+    RegionTables,
     expected_cost,
     inference_cost,
     inference_policy,
@@ -21,7 +21,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 
 
 def _expected(case, floor="absolute", k_cpt=None, leaf_err=None):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, floor)
     err = case.leaf_err if leaf_err is None else leaf_err
     k = case.k_cpt if k_cpt is None else k_cpt
@@ -39,7 +39,7 @@ def test_expected_cost_equals_path_enumeration(case, floor):
 @SETTINGS
 @given(routing_cases())
 def test_one_hot_expected_cost_is_the_argmax_path_cost(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     p = region_probabilities(plan, one_hot_probs(plan, decisions, torch.float64))
     hard = inference_cost(plan, decisions, case.leaf_err, case.k_cpt)
@@ -79,7 +79,7 @@ def test_float32_costs_keep_precision_with_huge_op_counts():
     """ops ~1e9 times k_cpt ~1e-9: float32 probabilities, cost accurate to float32 eps."""
     ops = [999_999_937, 1_000_000_007, 3, 1_234_567_891]
     graph = graph_from_nested([[], [[], []]], node_ops=ops + [5], router_ops=[17, 0, 13, 0, 0])
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     scores = {j.name: torch.randn(5, 2) for j in graph.junctions}
     pi = training_policy(plan, scores, tau=1.0)
     err = torch.rand(5, 3)
@@ -93,4 +93,4 @@ def test_float32_costs_keep_precision_with_huge_op_counts():
 
 def test_path_ops_sum_region_ops():
     graph = graph_from_nested([[], [[], []]], node_ops=[1, 2, 3, 4, 5], router_ops=[10, 0, 20, 0, 0])
-    assert path_ops(RoutingPlan(graph)).tolist() == [1 + 10 + 2, 1 + 10 + 3 + 20 + 4, 1 + 10 + 3 + 20 + 5]
+    assert path_ops(RegionTables(graph)).tolist() == [1 + 10 + 2, 1 + 10 + 3 + 20 + 4, 1 + 10 + 3 + 20 + 5]

@@ -10,7 +10,7 @@ from strategies_regions import graph_from_nested
 from routegraph.errors import UnknownNameError
 from routegraph.routing import (
     ERROR_FUNCTIONS,
-    RoutingPlan,
+    RegionTables,
     cross_entropy,
     error_function,
     leaf_errors,
@@ -58,7 +58,7 @@ def test_registry():
 
 def test_leaf_errors_follow_classifier_order():
     graph = graph_from_nested([[], [[], []]], path_order=[2, 0, 1])
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     labels = torch.tensor([0, 1])
     logits = {c: torch.randn(2, 3) for c in plan.classifiers}
     err = leaf_errors(plan, logits, labels)

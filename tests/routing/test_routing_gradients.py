@@ -7,7 +7,7 @@ from strategies_regions import graph_from_nested, routing_cases
 
 from routegraph.routing import (
     FLOORS,
-    RoutingPlan,
+    RegionTables,
     decisiveness_penalty,
     expected_cost,
     region_probabilities,
@@ -28,7 +28,7 @@ def _cost_of_scores(plan, names, leaf_err, k_cpt, tau, eps, floor):
 @SETTINGS
 @given(routing_cases(max_batch=3), st.sampled_from(FLOORS))
 def test_expected_cost_gradients_are_correct(case, floor):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     if plan.num_junctions == 0:
         return
     tau = max(case.tau, 0.1)  # keep finite differences meaningful
@@ -41,7 +41,7 @@ def test_expected_cost_gradients_are_correct(case, floor):
 @given(routing_cases(), st.sampled_from(FLOORS))
 def test_error_gradients_are_leaf_probabilities(case, floor):
     """d E[c] / d err(l) = p(l): classifiers learn in proportion to the signal they get."""
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, floor)
     p = region_probabilities(plan, pi)
     leaf_err = case.leaf_err.clone().requires_grad_()
@@ -55,7 +55,7 @@ def test_each_cost_term_alone_reaches_every_router(term, floor):
     # root junction: a cheap leaf or an expensive region whose junction has two leaves
     graph = graph_from_nested([[], [[], []]], node_ops=[100, 1_000, 20_000, 300_000, 4_000_000],
                               router_ops=[10, 0, 10, 0, 0])
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     scores = {j.name: torch.randn(4, 2, dtype=torch.float64, requires_grad=True) for j in graph.junctions}
     p = region_probabilities(plan, training_policy(plan, scores, tau=1.0, floor=floor))
     if term == "error":
@@ -71,7 +71,7 @@ def test_each_cost_term_alone_reaches_every_router(term, floor):
 @given(routing_cases(), st.sampled_from(FLOORS))
 def test_decisiveness_penalty_does_not_differentiate_p(case, floor):
     """With p computed from the same scores, d/ds_j of the penalty is exactly 2 p(r_j) s_j."""
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     scores = {name: s.clone().requires_grad_() for name, s in case.scores.items()}
     p = region_probabilities(plan, training_policy(plan, scores, case.tau, case.eps, floor))
     penalty = decisiveness_penalty(scores, p, plan)

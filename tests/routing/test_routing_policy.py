@@ -14,7 +14,7 @@ from strategies_regions import (
 from routegraph.errors import ConfigError
 from routegraph.routing import (
     FLOORS,
-    RoutingPlan,
+    RegionTables,
     inference_policy,
     leaf_region_below,
     one_hot_probs,
@@ -30,7 +30,7 @@ floors = st.sampled_from(FLOORS)
 @SETTINGS
 @given(routing_cases(), floors)
 def test_leaf_probabilities_sum_to_one(case, floor):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, floor)
     for name, probs in pi.items():
         torch.testing.assert_close(probs.sum(-1), torch.ones(case.batch, dtype=torch.float64))
@@ -43,7 +43,7 @@ def test_leaf_probabilities_sum_to_one(case, floor):
 @SETTINGS
 @given(routing_cases(), floors)
 def test_every_sink_gets_its_floor(case, floor):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, floor)
     for k, j in enumerate(case.graph.junctions):
         sink_floor = case.eps * plan.leaf_fraction[plan.junction_sink_regions[k]]
@@ -54,7 +54,7 @@ def test_every_sink_gets_its_floor(case, floor):
 @given(routing_cases())
 def test_absolute_floor_bounds_every_region(case):
     """The reference code's floor: p(r) >= eps * leaves(r) / leaves(root) at any depth."""
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     p = region_probabilities(plan, training_policy(plan, case.scores, case.tau, case.eps, "absolute"))
     assert torch.all(p >= case.eps * plan.leaf_fraction * (1 - 1e-12))
 
@@ -62,7 +62,7 @@ def test_absolute_floor_bounds_every_region(case):
 @SETTINGS
 @given(routing_cases())
 def test_conditional_floor_is_the_junction_formula(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, "conditional")
     fraction = {r.id: r.leaves / case.graph.regions[0].leaves for r in case.graph.regions}
     for j in case.graph.junctions:
@@ -75,7 +75,7 @@ def test_conditional_floor_is_the_junction_formula(case):
 @SETTINGS
 @given(routing_cases())
 def test_floors_agree_at_the_root_junction(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     if plan.num_junctions == 0:
         return
     root_junction = case.graph.regions[0].junction
@@ -87,7 +87,7 @@ def test_floors_agree_at_the_root_junction(case):
 @SETTINGS
 @given(routing_cases(), floors)
 def test_region_probabilities_are_path_products(case, floor):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     pi = training_policy(plan, case.scores, case.tau, case.eps, floor)
     p = region_probabilities(plan, pi)
     for k, path in enumerate(case.graph.paths):
@@ -100,7 +100,7 @@ def test_region_probabilities_are_path_products(case, floor):
 @SETTINGS
 @given(routing_cases())
 def test_argmax_routing_reaches_the_walked_leaf(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     for name, d in decisions.items():
         assert torch.equal(d, case.scores[name].argmax(-1))
@@ -115,7 +115,7 @@ def test_argmax_routing_reaches_the_walked_leaf(case):
 @SETTINGS
 @given(routing_cases())
 def test_one_hot_probabilities_mark_the_argmax_path(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     p = region_probabilities(plan, one_hot_probs(plan, decisions, torch.float64))
     for b in range(case.batch):
@@ -126,7 +126,7 @@ def test_one_hot_probabilities_mark_the_argmax_path(case):
 
 
 def test_training_policy_rejects_bad_settings():
-    plan = RoutingPlan(graph_from_nested([[], []]))
+    plan = RegionTables(graph_from_nested([[], []]))
     scores = {"junction0": torch.zeros(2, 2)}
     with pytest.raises(ConfigError):
         training_policy(plan, scores, tau=0.0)
@@ -141,7 +141,7 @@ def test_training_policy_rejects_bad_settings():
 
 
 def test_uniform_scores_split_evenly():
-    plan = RoutingPlan(graph_from_nested([[], []]))
+    plan = RegionTables(graph_from_nested([[], []]))
     pi = training_policy(plan, {"junction0": torch.zeros(2, 2)}, tau=1.0)
     p = region_probabilities(plan, pi)
     torch.testing.assert_close(p, torch.tensor([[1.0, 0.5, 0.5]] * 2))

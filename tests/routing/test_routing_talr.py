@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from strategies_regions import routing_cases
 
 from routegraph.routing import (
-    RoutingPlan,
+    RegionTables,
     inference_policy,
     one_hot_probs,
     region_probabilities,
@@ -19,7 +19,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 @SETTINGS
 @given(routing_cases(), st.sampled_from([torch.float32, torch.float64]))
 def test_talr_is_inverse_rms_and_exactly_one_at_the_root(case, dtype):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     scores = {name: s.to(dtype).requires_grad_() for name, s in case.scores.items()}
     p = region_probabilities(plan, training_policy(plan, scores, case.tau, max(case.eps, 1e-6))).to(dtype)
     scales = talr_scales(p)
@@ -35,7 +35,7 @@ def test_talr_is_inverse_rms_and_exactly_one_at_the_root(case, dtype):
 @given(routing_cases())
 def test_talr_is_exactly_one_where_every_example_goes(case):
     """All examples take the first example's argmax path: every region on it has p = 1."""
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = {name: d[:1].expand(case.batch) for name, d in inference_policy(case.scores).items()}
     p = region_probabilities(plan, one_hot_probs(plan, decisions, torch.float32))
     scales = talr_scales(p)

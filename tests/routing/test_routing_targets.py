@@ -10,7 +10,7 @@ from strategies_regions import (
     with_region_ops,
 )
 
-from routegraph.routing import TARGET_KINDS, RoutingPlan, inference_policy, utility_targets
+from routegraph.routing import TARGET_KINDS, RegionTables, inference_policy, utility_targets
 
 SETTINGS = settings(max_examples=40, deadline=None)
 kinds = st.sampled_from(TARGET_KINDS)
@@ -19,7 +19,7 @@ kinds = st.sampled_from(TARGET_KINDS)
 @SETTINGS
 @given(routing_cases(), kinds)
 def test_targets_equal_brute_force(case, kind):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     u = utility_targets(plan, case.leaf_err, case.k_cpt, kind, decisions)
     expected = brute_utility_targets(case.graph, case.leaf_err, case.k_cpt, kind, decisions)
@@ -31,7 +31,7 @@ def test_targets_equal_brute_force(case, kind):
 @SETTINGS
 @given(routing_cases())
 def test_optimistic_is_never_below_pragmatic(case):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     pragmatic = utility_targets(plan, case.leaf_err, case.k_cpt, "pragmatic", decisions)
     optimistic = utility_targets(plan, case.leaf_err, case.k_cpt, "optimistic")
@@ -42,7 +42,7 @@ def test_optimistic_is_never_below_pragmatic(case):
 @SETTINGS
 @given(routing_cases(), kinds)
 def test_zero_k_cpt_targets_are_leaf_errors(case, kind):
-    plan = RoutingPlan(case.graph)
+    plan = RegionTables(case.graph)
     decisions = inference_policy(case.scores)
     u = utility_targets(plan, case.leaf_err, 0.0, kind, decisions)
     errors = {float(e) for e in case.leaf_err.flatten()}
@@ -73,14 +73,14 @@ def test_targets_depend_only_on_the_subtree_below_the_sink(case, kind, data):
     fresh = random_scores(graph, case.batch, gen, scale=10.0)
     scores = {j.name: (case.scores[j.name] if j.region in inside else fresh[j.name]) for j in graph.junctions}
 
-    before = utility_targets(RoutingPlan(graph), case.leaf_err, case.k_cpt, kind, inference_policy(case.scores))
-    after = utility_targets(RoutingPlan(perturbed_graph), leaf_err, case.k_cpt, kind, inference_policy(scores))
+    before = utility_targets(RegionTables(graph), case.leaf_err, case.k_cpt, kind, inference_policy(case.scores))
+    after = utility_targets(RegionTables(perturbed_graph), leaf_err, case.k_cpt, kind, inference_policy(scores))
     assert torch.equal(before[junction.name][:, sink], after[junction.name][:, sink])
 
 
 def test_targets_of_a_two_leaf_junction():
     graph = graph_from_nested([[], []], node_ops=[100, 10, 1000], router_ops=[7, 0, 0])
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     err = torch.tensor([[0.5, 0.25]], dtype=torch.float64)
     for kind in TARGET_KINDS:
         u = utility_targets(plan, err, 1e-3, kind, {"junction0": torch.tensor([1])})

@@ -11,7 +11,7 @@ import yaml
 
 from routegraph.cli.main import main
 from routegraph.spec.jsonschema import EXPRESSION, dumps_schema, spec_json_schema
-from routegraph.spec.yaml_loc import SpecYamlLoader
+from routegraph.located.tree import SpecYamlLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "routegraph.schema.json"

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from routegraph.errors import SpecError
 from routegraph.spec import loads_spec
 from routegraph.spec.schema import LAYER_MODELS, NODE_KINDS, NODE_MODELS, ClassifierNode, JunctionNode, RouterSpec
-from routegraph.spec.yaml_loc import SpecYamlLoader
+from routegraph.located.tree import SpecYamlLoader
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 SOURCES = {name: yaml.load((SPECS / name).read_text(), Loader=SpecYamlLoader)

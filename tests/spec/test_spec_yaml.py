@@ -5,7 +5,7 @@ import pytest
 
 from routegraph.errors import SpecError
 from routegraph.spec import load_spec, loads_spec
-from routegraph.spec.yaml_loc import SpecYamlLoader, parse_located, parse_scalar, plain
+from routegraph.located.tree import SpecYamlLoader, parse_located, parse_scalar, plain
 
 
 def error(text: str) -> str:
@@ -83,7 +83,7 @@ def test_an_integer_too_long_for_python_is_located():
 
 def test_experiment_files_get_the_same_located_errors(tmp_path):
     from routegraph.errors import ExperimentError
-    from routegraph.sweep.located import read_located
+    from routegraph.located.files import read_located
 
     big = tmp_path / "e.yaml"
     big.write_text("kind: experiment\nseeds: " + "1" * 4400 + "\n", encoding="utf-8")

@@ -68,7 +68,7 @@ def test_lazy_files_and_their_errors(tmp_path, chain):
     with pytest.raises(CheckpointError, match=r"metrics.jsonl:1:"):
         load_run_info(path).metrics
     (path / "compiled.json").write_text("{}")
-    with pytest.raises(CheckpointError, match="not a compiled graph"):
+    with pytest.raises(CheckpointError, match="not a routegraph compiled graph"):
         load_run_info(path).graph
 
 

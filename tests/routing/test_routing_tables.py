@@ -1,4 +1,4 @@
-"""RoutingPlan: tables agree with the graph; malformed trees are rejected."""
+"""RegionTables: tables agree with the graph; malformed trees are rejected."""
 import dataclasses
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from strategies_regions import graph_from_nested, region_trees
 
-from routegraph.routing import RoutingPlan, path_ops
+from routegraph.routing import RegionTables, path_ops
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -14,7 +14,7 @@ SETTINGS = settings(max_examples=40, deadline=None)
 @SETTINGS
 @given(region_trees())
 def test_plan_tables_agree_with_graph(graph):
-    plan = RoutingPlan(graph)
+    plan = RegionTables(graph)
     assert plan.num_regions == len(graph.regions)
     assert plan.classifiers == graph.classifiers
     assert [int(r) for r in plan.leaf_regions] == [p.region for p in graph.paths]
@@ -29,7 +29,7 @@ def test_plan_tables_agree_with_graph(graph):
 
 
 def test_single_region_graph():
-    plan = RoutingPlan(graph_from_nested([], node_ops=[7]))
+    plan = RegionTables(graph_from_nested([], node_ops=[7]))
     assert plan.num_regions == 1 and plan.num_junctions == 0 and plan.num_leaves == 1
     assert path_ops(plan).tolist() == [7.0]
     assert plan.ancestor_columns.shape == (1, 0)
@@ -37,12 +37,12 @@ def test_single_region_graph():
 
 def test_large_ops_are_exact():
     ops = [10**9 + 1, 10**9 + 3, 3 * 10**9 + 7]
-    plan = RoutingPlan(graph_from_nested([[], []], node_ops=ops, router_ops=[5, 0, 0]))
+    plan = RegionTables(graph_from_nested([[], []], node_ops=ops, router_ops=[5, 0, 0]))
     assert path_ops(plan).tolist() == [float(10**9 + 1 + 5 + 10**9 + 3), float(10**9 + 1 + 5 + 3 * 10**9 + 7)]
 
 
 def test_to_device_copies_tensors():
-    plan = RoutingPlan(graph_from_nested([[], [[], []]]))
+    plan = RegionTables(graph_from_nested([[], [[], []]]))
     moved = plan.to("cpu")
     assert moved.graph is plan.graph and torch.equal(moved.ops_to_leaf, plan.ops_to_leaf)
 
@@ -65,6 +65,6 @@ def _replace_region(graph, r, **changes):
 )
 def test_malformed_graphs_are_rejected(breakage, message):
     graph = graph_from_nested([[], [[], []]])
-    RoutingPlan(graph)
+    RegionTables(graph)
     with pytest.raises(ValueError, match=message):
-        RoutingPlan(breakage(graph))
+        RegionTables(breakage(graph))

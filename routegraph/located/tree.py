@@ -1,7 +1,7 @@
 """YAML with source locations.
 
 :func:`parse_located` reads YAML with PyYAML's *safe* loader (composing nodes,
-never constructing arbitrary objects) and returns a tree of :class:`Y` values:
+never constructing arbitrary objects) and returns a tree of :class:`LocatedValue` values:
 each one knows the 1-based line and column where it was written and its dotted
 path in the file (``templates.layer.nodes.0.channels``). Mappings also remember
 where each key was written, so an unknown key can be pointed at exactly.
@@ -63,10 +63,10 @@ class Loc:
         return f"{self.path}.{key}" if self.path else str(key)
 
 
-class Y:
+class LocatedValue:
     """A located YAML value.
 
-    ``v`` is a scalar, a ``dict[str, Y]`` or a ``list[Y]``; ``loc`` says where it
+    ``v`` is a scalar, a ``dict[str, LocatedValue]`` or a ``list[LocatedValue]``; ``loc`` says where it
     was written; ``keys`` (mappings only) says where each key was written.
     Treat instances as immutable: expansion builds new ones.
     """
@@ -79,7 +79,7 @@ class Y:
         self.keys = keys
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"Y({plain(self)!r} @ {self.loc.line}:{self.loc.col} {self.loc.path})"
+        return f"LocatedValue({plain(self)!r} @ {self.loc.line}:{self.loc.col} {self.loc.path})"
 
     @property
     def is_map(self) -> bool:
@@ -89,7 +89,7 @@ class Y:
     def is_seq(self) -> bool:
         return isinstance(self.v, list)
 
-    def get(self, key: str) -> "Y | None":
+    def get(self, key: str) -> "LocatedValue | None":
         return self.v.get(key) if isinstance(self.v, dict) else None
 
     def key_loc(self, key: str) -> Loc:
@@ -99,7 +99,7 @@ class Y:
         return self.loc
 
 
-def plain(y: Y) -> Any:
+def plain(y: LocatedValue) -> Any:
     """The plain Python value of a located tree (dicts, lists, scalars)."""
     if isinstance(y.v, dict):
         return {k: plain(v) for k, v in y.v.items()}
@@ -108,18 +108,18 @@ def plain(y: Y) -> Any:
     return y.v
 
 
-def located(value: Any, loc: Loc) -> Y:
+def located(value: Any, loc: Loc) -> LocatedValue:
     """Wrap a plain value (e.g. an expression result) so every part has ``loc``."""
-    if isinstance(value, Y):
+    if isinstance(value, LocatedValue):
         return value
     if isinstance(value, dict):
-        return Y({str(k): located(v, loc) for k, v in value.items()}, loc, {str(k): loc for k in value})
+        return LocatedValue({str(k): located(v, loc) for k, v in value.items()}, loc, {str(k): loc for k in value})
     if isinstance(value, (list, tuple)):
-        return Y([located(v, loc) for v in value], loc)
-    return Y(value, loc)
+        return LocatedValue([located(v, loc) for v in value], loc)
+    return LocatedValue(value, loc)
 
 
-def walk(y: Y, path: str) -> Iterator[tuple[str, Y]]:
+def walk(y: LocatedValue, path: str) -> Iterator[tuple[str, LocatedValue]]:
     """Every (dotted path, value) pair under ``y``, ``y`` itself first."""
     yield path, y
     if isinstance(y.v, dict):
@@ -130,7 +130,7 @@ def walk(y: Y, path: str) -> Iterator[tuple[str, Y]]:
             yield from walk(value, f"{path}.{i}" if path else str(i))
 
 
-def record_locations(y: Y, path: str, out: dict[str, tuple[int, int, str]]) -> None:
+def record_locations(y: LocatedValue, path: str, out: dict[str, tuple[int, int, str]]) -> None:
     """Record ``(line, col, source path)`` for ``y`` and everything under it."""
     for sub, value in walk(y, path):
         out[sub] = (value.loc.line, value.loc.col, value.loc.path)
@@ -158,7 +158,7 @@ class _Builder:
     def __init__(self, loader: SpecYamlLoader, file: str):
         self.loader = loader
         self.file = file
-        self.memo: dict[int, Y] = {}  # aliases share the anchor's Y
+        self.memo: dict[int, LocatedValue] = {}  # aliases share the anchor's LocatedValue
         self.memo_sizes: dict[int, int] = {}
         self.active: set[int] = set()
         self.count = 0
@@ -166,7 +166,7 @@ class _Builder:
     def fail(self, message: str, loc: Loc, allowed: str = "") -> SpecError:
         return SpecError(Problem(message, path=loc.path, file=self.file, line=loc.line, col=loc.col, allowed=allowed))
 
-    def build(self, node: yaml.Node, path: str) -> Y:
+    def build(self, node: yaml.Node, path: str) -> LocatedValue:
         key = id(node)
         if key in self.active:
             raise self.fail("a YAML alias refers to a value that contains it", _mark_loc(node.start_mark, path))
@@ -194,15 +194,15 @@ class _Builder:
                                 loc, f"at most {sys.get_int_max_str_digits():,} digits") from None
             raise self.fail(f"invalid value {node.value[:40]!r}: {exc}", loc) from None
 
-    def _build(self, node: yaml.Node, path: str) -> Y:
+    def _build(self, node: yaml.Node, path: str) -> LocatedValue:
         self.count += 1
         loc = _mark_loc(node.start_mark, path)
         if isinstance(node, yaml.ScalarNode):
-            return Y(self._scalar(node, loc), loc)
+            return LocatedValue(self._scalar(node, loc), loc)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 raise self.fail(f"unsupported YAML tag {node.tag!r}", loc)
-            return Y([self.build(item, loc.child(i)) for i, item in enumerate(node.value)], loc)
+            return LocatedValue([self.build(item, loc.child(i)) for i, item in enumerate(node.value)], loc)
         if node.tag != _MAP:
             raise self.fail(f"unsupported YAML tag {node.tag!r}", loc)
         seen: dict[str, Loc] = {}
@@ -218,13 +218,13 @@ class _Builder:
                 raise self.fail(f"duplicate key {name!r} (first written at line {first.line})", key_loc)
             seen[name] = key_loc
         self.loader.flatten_mapping(node)  # resolves '<<' merge keys; explicit keys come last
-        values: dict[str, Y] = {}
+        values: dict[str, LocatedValue] = {}
         keys: dict[str, Loc] = {}
         for key_node, value_node in node.value:
             name = key_node.value
             keys[name] = seen.get(name) or _mark_loc(key_node.start_mark, loc.child(name))
             values[name] = self.build(value_node, loc.child(name))
-        return Y(values, loc, keys)
+        return LocatedValue(values, loc, keys)
 
 
 def read_text(file: str, what: str = "the spec file") -> str:
@@ -251,7 +251,7 @@ def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str) -> SpecError:
                              allowed="save the file as UTF-8"))
 
 
-def parse_located(text: str, file: str = "<spec>") -> Y:
+def parse_located(text: str, file: str = "<spec>") -> LocatedValue:
     """Parse one YAML document into a located tree; raise a located SpecError."""
     if "\t" in text:  # libyaml accepts some tabs that PyYAML rejects: keep one behaviour
         return _parse(text, file, SpecYamlLoader)
@@ -263,7 +263,7 @@ def parse_located(text: str, file: str = "<spec>") -> Y:
         return _parse(text, file, SpecYamlLoader)  # the same error, in PyYAML's words
 
 
-def _parse(text: str, file: str, loader_class) -> Y:
+def _parse(text: str, file: str, loader_class) -> LocatedValue:
     loader = None
     try:
         loader = loader_class(text)

@@ -1,11 +1,11 @@
-"""RoutingPlan: the index tensors of a region tree, built once per compiled graph.
+"""RegionTables: the index tensors of a region tree, built once per compiled graph.
 
 Every routing computation (policies, costs, targets) runs over the *region
 tree* of a :class:`~routegraph.graph.compiled.CompiledGraph`: region 0 is the
 root, sink ``i`` of junction ``j`` opens region ``j.sink_regions[i]``, and each
 region ends in one junction (an inner region) or one classifier (a leaf).
 
-:class:`RoutingPlan` walks that tree once, checks it, and stores the tables
+:class:`RegionTables` walks that tree once, checks it, and stores the tables
 that turn the per-step work into a handful of batched tensor ops. Sizes: R
 regions, J junctions, L classifiers, S sinks of all junctions together, A the
 largest arity, D the deepest region's depth, P the (region, leaf below) pairs.
@@ -49,7 +49,7 @@ gathered and multiplied without special cases.
 Operation counts are summed as Python integers and stored as float64, which
 represents every integer below 2**53 exactly.
 
->>> plan = RoutingPlan(graph)                        # doctest: +SKIP
+>>> plan = RegionTables(graph)                        # doctest: +SKIP
 >>> plan.num_regions, plan.classifiers               # doctest: +SKIP
 (3, ('exit_early', 'exit_late'))
 """
@@ -143,7 +143,7 @@ def _walk(graph: "CompiledGraph") -> _Tree:
     return _Tree(parent, sink_column, region_junction, chain, leaf_regions, ops)
 
 
-class RoutingPlan:
+class RegionTables:
     """Precomputed index tensors of a compiled graph's region tree (see module doc)."""
 
     def __init__(self, graph: "CompiledGraph"):
@@ -218,9 +218,9 @@ class RoutingPlan:
     def num_leaves(self) -> int:
         return len(self.classifiers)
 
-    def to(self, device: torch.device | str) -> "RoutingPlan":
+    def to(self, device: torch.device | str) -> "RegionTables":
         """A shallow copy whose tensors live on ``device`` (call once, not per step)."""
-        moved = object.__new__(RoutingPlan)
+        moved = object.__new__(RegionTables)
         moved.__dict__.update(self.__dict__)
         for name in _INDEX_TENSORS + _VALUE_TENSORS:
             setattr(moved, name, getattr(self, name).to(device))
@@ -228,5 +228,5 @@ class RoutingPlan:
         return moved
 
     def __repr__(self) -> str:
-        return (f"RoutingPlan({self.graph.name!r}: {self.num_regions} regions, "
+        return (f"RegionTables({self.graph.name!r}: {self.num_regions} regions, "
                 f"{self.num_junctions} junctions, {self.num_leaves} classifiers)")

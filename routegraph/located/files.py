@@ -2,7 +2,7 @@
 located problems (``file:line:col: dotted.key: what is wrong (what is allowed)``),
 gathered into one :class:`~routegraph.errors.ExperimentError`.
 
-The wording is the spec loader's (:mod:`routegraph.spec.problems`), so a typo reads
+The wording is the spec loader's (:mod:`routegraph.located.problems`), so a typo reads
 the same in a spec, an experiment file and a budgets file."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ExperimentError, Problem, SpecError
-from ..spec.problems import Problems, add_validation_errors
-from ..spec.yaml_loc import parse_located, read_text
+from .problems import Problems, add_validation_errors
+from .tree import parse_located, read_text
 
 
 def read_located(file: Path):

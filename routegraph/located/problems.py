@@ -13,8 +13,8 @@ from typing import Annotated, Any, Iterable, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem, SpecError, did_you_mean, got, known_names
-from .schema import MAX_INT, NAME_PATTERN
-from .yaml_loc import Loc, Y, plain
+from ..kinds.fields import MAX_INT, NAME_PATTERN
+from .tree import Loc, LocatedValue, plain
 
 
 
@@ -201,7 +201,7 @@ def _expectation(err: dict) -> str:
 _NAME_RULE = "letters, digits and '_', not starting with a digit; '.' separates parts"
 
 
-def _locate(y: Y, path: list) -> tuple[Y, list]:
+def _locate(y: LocatedValue, path: list) -> tuple[LocatedValue, list]:
     """The deepest located value along ``path`` and the path elements left over."""
     for i, element in enumerate(path):
         if isinstance(y.v, dict) and element in y.v:
@@ -223,7 +223,7 @@ def add_validation_errors(
     problems: Problems,
     exc: ValidationError,
     data: Any,
-    y: Y,
+    y: LocatedValue,
     root: Any,
     *,
     instance: str = "",
@@ -257,7 +257,7 @@ def add_validation_errors(
         _report(problems, list(path), errors, data, y, root, instance, what)
 
 
-def _report(problems: Problems, path: list, errors: list[dict], data: Any, y: Y, root: Any,
+def _report(problems: Problems, path: list, errors: list[dict], data: Any, y: LocatedValue, root: Any,
             instance: str, what: str) -> None:
     first = errors[0]
     kind = first["type"]
@@ -285,8 +285,8 @@ def _report(problems: Problems, path: list, errors: list[dict], data: Any, y: Y,
             return
         tag = (first.get("ctx") or {}).get("tag")
         value = target.v.get(what) if isinstance(target.v, dict) else None
-        shown = plain(value) if isinstance(value, Y) else tag
-        where = value if isinstance(value, Y) else target
+        shown = plain(value) if isinstance(value, LocatedValue) else tag
+        where = value if isinstance(value, LocatedValue) else target
         if isinstance(shown, str):
             hint = did_you_mean(shown, known)
             message = f"unknown {what} {shown!r}" + (f"; {hint}" if hint else "")
