@@ -1,11 +1,11 @@
-"""``routegraph predict RUN IMAGES.npy|ARRAYS.npz|DIR|GLOB [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
+"""``routegraph predict RUN IMAGES.npy|ARRAYS.npz|DIR|GLOB|FILE... [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
 
 Each image runs only the layers on its own path. Writes, per image, the
 predicted class, the classifier it exited at and the multiply-accumulates it
 spent, and prints a summary. Input formats: see docs/inference.md (uint8
 [N, 32, 32, 3] or [N, 3, 32, 32] 8-bit colour, gamma-decoded like the CIFAR
 training images; or float in [0, 1], already linear, like the tasks' tensors),
-or image files (a folder, a glob pattern or one file), decoded and resized to
+or image files (a folder, a glob pattern, or files: what a shell expands a glob to), decoded and resized to
 the run's input like a folder task's images; then a row names each file.
 Inputs that are not images, and any input of a run trained on ``npz:PATH``
 arrays, are read as they are: a .npy of ``[N, *shape]`` or the key ``x`` of a
@@ -21,15 +21,15 @@ from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_th
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
-    parser.add_argument("images", metavar="IMAGES", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
-                        "linear colour), or image files: a folder, a quoted glob such as 'photos/*.jpg', or one file; "
+    parser.add_argument("images", metavar="IMAGES", nargs="+", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
+                        "linear colour), or image files: a folder, a glob such as 'photos/*.jpg', or files; "
                         "or a .npz with the array under key x; for inputs that are not images, or runs on npz:PATH "
                         "arrays, [N, *input shape] float or int, values as in training")
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, default=None,
                         help="cost per op the routers assume (dynamic-k_cpt runs only; "
                              "see 'routegraph calibrate' to pick one for an ops budget)")
     parser.add_argument("--out", type=output_file, help="output file, .npz or .csv (default: IMAGES with suffix .predictions.npz; "
-                        "for image files .predictions.csv beside the folder or file, or predictions.csv for a glob)")
+                        "for image files .predictions.csv beside the folder or file, or predictions.csv for a glob or several files)")
     parser.add_argument("--labels", help="optional .npy of int labels [N]: also report accuracy")
     parser.add_argument("--colour", "--color", dest="colour", choices=("auto", "srgb", "linear"), default="auto",
                         help="auto: uint8 is 8-bit sRGB-like (decoded with v**2.2), float is linear (default)")
@@ -45,10 +45,13 @@ def run(args) -> int:
     from ..train.rundir import load_run
 
     apply_threads_flag(args)
-    from_files = not args.images.endswith((".npy", ".npz"))
+    arrays = [name for name in args.images if name.endswith((".npy", ".npz"))]
+    if arrays and len(args.images) > 1:
+        raise ConfigError(f"{arrays[0]}: give one .npy or .npz file, or image files (folders, globs, files)")
+    from_files = not arrays
     if from_files and args.colour != "auto":
         raise ConfigError("--colour applies to .npy arrays; image files are decoded like the training images")
-    path = check_writable(args.out or default_output(args.images))
+    path = check_writable(args.out or default_output(args.images[0] if len(args.images) == 1 else "*"))
     output_format(path)
     run_ = load_run(args.run)
     config, graph, model = run_.config, run_.graph, run_.model
@@ -60,9 +63,10 @@ def run(args) -> int:
     files = None
     if from_files:
         resize = (config.get("data_options") or {}).get("resize", "crop")  # as the run's images were
-        images, files = load_image_files(args.images, graph.input_shape.dims, resize)
+        sources = args.images if len(args.images) > 1 else args.images[0]
+        images, files = load_image_files(sources, graph.input_shape.dims, resize)
     else:
-        images = load_images(args.images, graph.input_shape.dims, args.colour, as_is=as_is)
+        images = load_images(args.images[0], graph.input_shape.dims, args.colour, as_is=as_is)
     labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()
