@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("render_cmd", "draw architecture and dataflow diagrams"),
     "plot": ("plot_cmd", "plot accuracy/efficiency curves and dataflow over training"),
     "report": ("report_cmd", "write a self-contained HTML report of runs"),
-    "predict": ("predict_cmd", "run routed inference on images in a .npy file"),
+    "predict": ("predict_cmd", "run routed inference on arrays (.npy, .npz) or image files"),
     "calibrate": ("calibrate_cmd", "pick k_cpt to meet an ops budget"),
     "sweep": ("sweep_cmd", "run an experiment file's sweep of trainings"),
     "demo": ("demo_cmd", "the end-to-end demo: compile, train, evaluate, draw, report"),

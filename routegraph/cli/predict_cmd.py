@@ -1,11 +1,11 @@
-"""``routegraph predict RUN IMAGES.npy|ARRAYS.npz|DIR|GLOB [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
+"""``routegraph predict RUN IMAGES.npy|ARRAYS.npz|DIR|GLOB|FILE... [--k-cpt K] [--out FILE.npz|.csv]``: routed inference.
 
 Each image runs only the layers on its own path. Writes, per image, the
 predicted class, the classifier it exited at and the multiply-accumulates it
 spent, and prints a summary. Input formats: see docs/inference.md (uint8
 [N, 32, 32, 3] or [N, 3, 32, 32] 8-bit colour, gamma-decoded like the CIFAR
 training images; or float in [0, 1], already linear, like the tasks' tensors),
-or image files (a folder, a glob pattern or one file), decoded and resized to
+or image files (a folder, a glob pattern, or files: what a shell expands a glob to), decoded and resized to
 the run's input like a folder task's images; then a row names each file.
 Inputs that are not images, and any input of a run trained on ``npz:PATH``
 arrays, are read as they are: a .npy of ``[N, *shape]`` or the key ``x`` of a
@@ -21,15 +21,15 @@ from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_th
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory (written by 'routegraph train')")
-    parser.add_argument("images", metavar="IMAGES", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
-                        "linear colour), or image files: a folder, a quoted glob such as 'photos/*.jpg', or one file; "
+    parser.add_argument("images", metavar="IMAGES", nargs="+", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
+                        "linear colour), or image files: a folder, a glob such as 'photos/*.jpg', or files; "
                         "or a .npz with the array under key x; for inputs that are not images, or runs on npz:PATH "
                         "arrays, [N, *input shape] float or int, values as in training")
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, default=None,
                         help="cost per op the routers assume (dynamic-k_cpt runs only; "
                              "see 'routegraph calibrate' to pick one for an ops budget)")
     parser.add_argument("--out", type=output_file, help="output file, .npz or .csv (default: IMAGES with suffix .predictions.npz; "
-                        "for image files .predictions.csv beside the folder or file, or predictions.csv for a glob)")
+                        "for image files .predictions.csv beside the folder or file, or predictions.csv for a glob or several files)")
     parser.add_argument("--labels", help="optional .npy of int labels [N]: also report accuracy")
     parser.add_argument("--colour", "--color", dest="colour", choices=("auto", "srgb", "linear"), default="auto",
                         help="auto: uint8 is 8-bit sRGB-like (decoded with v**2.2), float is linear (default)")
@@ -40,21 +40,22 @@ def add_arguments(parser):
 def run(args) -> int:
     from ..infer import route
     from ..infer.images import load_labels
-    from ..infer.predict import (check_colour, class_names, default_output, load_inputs, output_format,
+    from ..infer.predict import (check_colour, class_names, default_output, input_source, load_inputs, output_format,
                                  resolve_k_cpt, write_predictions)
     from ..io import check_writable
     from ..train.rundir import load_run
 
     apply_threads_flag(args)
-    check_colour(args.images, args.colour)
-    path = check_writable(args.out or default_output(args.images))
+    source = input_source(args.images)
+    check_colour(source, args.colour)
+    path = check_writable(args.out or default_output(source))
     output_format(path)
     run_ = load_run(args.run)
     graph = run_.graph
     k_cpt, note = resolve_k_cpt(run_.config, graph, args.k_cpt)
     if note:
         print(note)
-    images, files = load_inputs(run_, args.images, args.colour)
+    images, files = load_inputs(run_, source, args.colour)
     labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
 
     start = time.perf_counter()

@@ -65,12 +65,18 @@ def input_options(options: dict | None, dims) -> dict:
 
     >>> input_options({"resize": "stretch"}, (1, 40, 48))
     {'resize': 'stretch', 'size': '40x48', 'channels': 1}
+    >>> input_options({}, (10,))
+    Traceback (most recent call last):
+    ...
+    routegraph.errors.DataError: a folder of images needs a network input of shape [C, H, W] (its images are resized to H x W), not [10]
     """
     options = dict(options or {})
     dims = [int(d) for d in dims]
-    if len(dims) == 3:
-        options.setdefault("size", f"{dims[1]}x{dims[2]}")
-        options.setdefault("channels", dims[0])
+    if len(dims) != 3:  # [F] or [T, D]: no image size to resize to
+        raise DataError(f"a folder of images needs a network input of shape [C, H, W] (its images are "
+                        f"resized to H x W), not {dims}")
+    options.setdefault("size", f"{dims[1]}x{dims[2]}")
+    options.setdefault("channels", dims[0])
     return options
 
 

@@ -63,10 +63,13 @@ def takes_as_is(data: str | None, input_shape: tuple[int, ...]) -> bool:
     return not is_image(input_shape) or path_of(str(data), "npz") is not None
 
 
-def load_image_files(source: str | Path, input_shape: tuple[int, ...], resize: str = "crop") -> tuple[torch.Tensor, list[str]]:
+def load_image_files(source: str | Path | list[str | Path], input_shape: tuple[int, ...],
+                     resize: str = "crop") -> tuple[torch.Tensor, list[str]]:
     """Decode the image files of ``source`` (a folder, searched recursively; a glob pattern;
     or one file) to float32 ``[N, C, H, W]`` for an input of shape ``(C, H, W)``, in sorted
-    order; returns the images and the file names (relative to a folder source).
+    order; returns the images and the file names (relative to a folder source). A list of
+    sources (as a shell expands ``photos/*.jpg``) gives their files in the order given, each
+    named as for its own source, except that a file is named by its path as given.
 
     >>> import tempfile, PIL.Image
     >>> folder = Path(tempfile.mkdtemp())
@@ -74,22 +77,30 @@ def load_image_files(source: str | Path, input_shape: tuple[int, ...], resize: s
     >>> images, names = load_image_files(folder, (3, 20, 24))
     >>> tuple(images.shape), names
     ((2, 3, 20, 24), ['a.jpg', 'b.png'])
+    >>> _, names = load_image_files([folder / "b.png", folder / "a.jpg"], (3, 20, 24))
+    >>> [Path(name).name for name in names]
+    ['b.png', 'a.jpg']
     """
     import glob
 
     from ..data.decode import decode_image, is_image_file
 
-    source = Path(source).expanduser()
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith("."))
-        names = [str(p.relative_to(source)) for p in files]
-    elif source.is_file():
-        files, names = [source], [source.name]
-    else:
-        files = sorted(Path(p) for p in glob.glob(str(source), recursive=True) if is_image_file(Path(p)))
-        names = [str(p) for p in files]
-    if not files:
-        raise DataError(f"{source}: no image files (.png, .jpg, .jpeg, .bmp, .webp) there or matching it")
+    several = not isinstance(source, (str, Path))
+    files, names = [], []
+    for source in (source if several else [source]):
+        source = Path(source).expanduser()
+        if source.is_dir():
+            found = sorted(p for p in source.rglob("*") if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+            found_names = [str(p.relative_to(source)) for p in found]
+        elif source.is_file():
+            found, found_names = [source], [str(source) if several else source.name]
+        else:
+            found = sorted(Path(p) for p in glob.glob(str(source), recursive=True) if is_image_file(Path(p)))
+            found_names = [str(p) for p in found]
+        if not found:
+            raise DataError(f"{source}: no image files (.png, .jpg, .jpeg, .bmp, .webp) there or matching it")
+        files += found
+        names += found_names
     if len(input_shape) != 3:
         raise DataError(f"{source}: image files need a network input of shape [C, H, W], not {list(input_shape)}")
     channels, height, width = (int(d) for d in input_shape)

@@ -87,7 +87,23 @@ def resolve_k_cpt(config: dict, graph, k_cpt: float | None) -> tuple[float | Non
     return (k if graph.k_cpt_input else None), note
 
 
-def check_colour(source: str, colour: str) -> None:
+def input_source(names: list[str]) -> str | list[str]:
+    """predict's inputs as one source: one name (a .npy/.npz, a folder, a glob, a file), or
+    several image files or folders (what a shell expands a glob to). Arrays come alone.
+
+    >>> input_source(["x.npy"]), input_source(["a.png", "b.png"])
+    ('x.npy', ['a.png', 'b.png'])
+    >>> input_source(["x.npy", "a.png"])
+    Traceback (most recent call last):
+    routegraph.errors.ConfigError: x.npy: give one .npy or .npz file, or image files (folders, globs, files)
+    """
+    arrays = [name for name in names if name.endswith((".npy", ".npz"))]
+    if arrays and len(names) > 1:
+        raise ConfigError(f"{arrays[0]}: give one .npy or .npz file, or image files (folders, globs, files)")
+    return names[0] if len(names) == 1 else list(names)
+
+
+def check_colour(source: str | list[str], colour: str) -> None:
     """``colour`` other than auto applies to arrays, not to image files (else a ConfigError).
 
     >>> check_colour("photos/", "srgb")
@@ -98,16 +114,16 @@ def check_colour(source: str, colour: str) -> None:
         raise ConfigError("--colour applies to .npy arrays; image files are decoded like the training images")
 
 
-def from_files(source: str) -> bool:
+def from_files(source: str | list[str]) -> bool:
     """Whether ``source`` names image files (a folder, a glob, one image) rather than arrays.
 
     >>> from_files("x/test.npy"), from_files("rows.npz"), from_files("photos/*.jpg")
     (False, False, True)
     """
-    return not source.endswith((".npy", ".npz"))
+    return not isinstance(source, str) or not source.endswith((".npy", ".npz"))
 
 
-def load_inputs(run, source: str, colour: str = "auto"):
+def load_inputs(run, source: str | list[str], colour: str = "auto"):
     """``(images, files)``: the inputs in ``source`` as run ``run``'s network takes them, and
     the image files' names (None for arrays).
 
@@ -139,14 +155,17 @@ def class_names(config: dict, num_classes: int) -> list[str]:
     return list(config.get("class_names") or [str(c) for c in range(num_classes)])
 
 
-def default_output(images: str) -> Path:
-    """``images.npy`` -> ``images.predictions.npz`` next to it; a .npz or image files -> a CSV.
+def default_output(images: str | list[str]) -> Path:
+    """``images.npy`` -> ``images.predictions.npz`` next to it; a .npz or image files -> a CSV
+    (``predictions.csv`` for a glob or several files).
 
     >>> default_output("x/test.npy"), default_output("photos/"), default_output("photos/*.jpg")
     (PosixPath('x/test.predictions.npz'), PosixPath('photos.predictions.csv'), PosixPath('predictions.csv'))
     >>> default_output("x/rows.npz")
     PosixPath('x/rows.predictions.csv')
     """
+    if not isinstance(images, str):
+        return Path("predictions.csv")
     path = Path(images)
     if images.endswith(".npy"):
         return path.parent / (path.name.removesuffix(".npy") + ".predictions.npz")

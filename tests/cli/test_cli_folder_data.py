@@ -53,3 +53,16 @@ def test_train_evaluate_calibrate_render_predict_on_a_folder(tmp_path, monkeypat
     images, names = load_image_files(root / "test", (3, 40, 48))
     assert names == files
     torch.testing.assert_close(images, task.test_images.float(), atol=1e-3, rtol=0)
+
+    # several files, as a shell expands an unquoted glob: one row per file, in the order given, each
+    # predicted as in the folder's run; an array among them is refused (one line, exit 2).
+    chosen = [root / "test" / name for name in reversed(files[:3])]
+    several = tmp_path / "several.csv"
+    assert main(["predict", str(run), *map(str, chosen), "--k-cpt", "0", "--out", str(several)]) == 0
+    by_file = {r["file"]: r["prediction"] for r in rows}
+    again = list(csv.DictReader(several.open()))
+    assert [r["file"] for r in again] == [str(p) for p in chosen]
+    assert [r["prediction"] for r in again] == [by_file[str(p.relative_to(root / "test"))] for p in chosen]
+    capsys.readouterr()
+    assert main(["predict", str(run), str(chosen[0]), str(tmp_path / "x.npy"), "--k-cpt", "0"]) == 2
+    assert "give one .npy or .npz file" in capsys.readouterr().err

@@ -242,3 +242,18 @@ def test_flip_names_the_flip_symmetric_classes(tmp_path, isolated_cache):
     assert load_task(f"folder:{root}", tmp_path / "d", flip="all", **options).flip_symmetric == (True,) * len(CLASSES)
     with pytest.raises(ConfigError, match=f"no class 'dgo'; did you mean 'dog'"):
         load_task(f"folder:{root}", tmp_path / "d", flip="dgo", **options)
+
+
+def test_a_spec_input_that_is_not_an_image_is_refused_for_a_folder(tmp_path, isolated_cache, capsys):
+    """train on a folder with an [F] spec: one line saying a folder needs [C, H, W] (not a size the
+    folder never had), exit 2, no run written."""
+    root = write_folder(tmp_path / "photos")
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text("name: mlp\ninput: {shape: [10]}\n"
+                    "nodes:\n  - {name: out, kind: classifier, input: image, classes: 2}\n", encoding="utf-8")
+    code = main(["train", str(spec), "--data", f"folder:{root}", "--data-dir", str(tmp_path / "data"),
+                 "--iterations", "1", "--no-progress", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "needs a network input of shape [C, H, W]" in err and "[10]" in err, err
+    assert not (tmp_path / "run").exists()

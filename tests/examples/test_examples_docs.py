@@ -62,3 +62,22 @@ def test_every_example_is_in_docs_examples_md():
     text = (ROOT / "docs" / "examples.md").read_text(encoding="utf-8")
     for example in sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()):
         assert f"examples/{example}/" in text, example
+
+
+def _calibrated_runs_trained_fixed(text: str) -> list[str]:
+    """`routegraph train ... --out RUN` lines, in a doc, of runs the same doc then calibrates without
+    `--dynamic-k-cpt`: calibrate can only report such a run's fixed op count, never meet a budget."""
+    trains = {m.group(2): m.group(1) for m in re.finditer(r"^\s*(routegraph train .*?--out (\S+).*)$", text, re.M)}
+    calibrated = re.findall(r"^\s*routegraph calibrate (\S+)", text, re.M)
+    return [trains[run] for run in calibrated if run in trains and "--dynamic-k-cpt" not in trains[run]]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_run_a_doc_calibrates_is_trained_calibratable(doc):
+    assert not _calibrated_runs_trained_fixed(doc.read_text(encoding="utf-8"))
+
+
+def test_the_calibratable_check_can_fail():
+    text = "    routegraph train s.yaml --out runs/a\n    routegraph calibrate runs/a --budget-ops 1\n"
+    assert _calibrated_runs_trained_fixed(text) == ["routegraph train s.yaml --out runs/a"]
+    assert not _calibrated_runs_trained_fixed(text.replace("--out", "--dynamic-k-cpt --out"))

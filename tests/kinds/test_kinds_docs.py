@@ -49,3 +49,25 @@ def test_the_documented_kind_works_as_the_text_says():
         torch.testing.assert_close(model.nodes["s"](h), 0.5 * h)
         assert torch.equal(route(model, x).predictions, dense_route(model, x).predictions)
     assert "scale" not in kind_names()
+
+
+def test_the_documented_flop_check_of_a_module_node_agrees_with_the_compiled_ops():
+    """spec.md's recipe for checking ops with FlopCounterMode, run as written on the routed transformer
+    (TransformerEncoderLayer nodes): with only the math kernel, the eval-mode fast path hides the
+    encoder's products and the count falls short."""
+    import torch
+
+    import routegraph
+
+    section = DOC.read_text(encoding="utf-8").split("### `module`", 1)[1].split("\n### ", 1)[0]
+    recipe = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    graph = routegraph.compile_spec(routegraph.load_spec(DOC.parents[1] / "specs" / "transformer_routed.yaml"))
+    model = routegraph.build_model(graph).eval()
+    x = torch.randn(3, *graph.input_shape.dims, generator=torch.Generator().manual_seed(0))
+    names = {"routegraph": routegraph, "model": model, "x": x}
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    try:
+        exec(compile(recipe, str(DOC), "exec", dont_inherit=True), names)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    assert names["macs"] == names["out"].total_ops == sum(graph.paths[k].ops for k in names["out"].exit.tolist())
