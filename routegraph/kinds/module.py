@@ -120,7 +120,7 @@ def _probe(factory, args: dict, in_shapes: tuple, device: str):
         raise _Failed(f"the module fails on an input of {shapes}: {type(exc).__name__}: {imports.first_line(exc)}",
                       "an input shape this module accepts", params=sum(p.numel() for p in module.parameters())) from None
     if not isinstance(out, torch.Tensor):
-        raise _Failed(f"the module returns a {type(out).__name__}, not a tensor", "a module whose forward returns one tensor",
+        raise _Failed(f"the module returns {_a(type(out).__name__)}, not a tensor", "a module whose forward returns one tensor",
                       at="target")
     if out.dim() < 2 or out.shape[0] != PROBE_BATCH:
         raise _Failed(f"the module's output {tuple(out.shape)} has no batch axis of {PROBE_BATCH} for an input of "
@@ -138,7 +138,7 @@ def _construct(factory, args: dict, device: str):
         raise _Failed(f"{getattr(factory, '__name__', 'the target')}(**args) fails: {type(exc).__name__}: "
                       f"{imports.first_line(exc)}", "keyword arguments the class or factory accepts", at="args") from None
     if not isinstance(module, torch.nn.Module):
-        raise _Failed(f"the target returns a {type(module).__name__}, not an nn.Module",
+        raise _Failed(f"the target returns {_a(type(module).__name__)}, not an nn.Module",
                       "a class or factory returning an nn.Module", at="target")
     return module
 
@@ -172,6 +172,15 @@ def build(layer) -> Any:
         at = getattr(exc, "at", "") or "target"
         raise SpecError(Problem(exc.message, path=f"{loc.path}.{at}" if loc.path else at, file=loc.file,
                                 line=loc.line, col=loc.col, allowed=exc.allowed)) from None
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article.
+
+    >>> _a("tuple"), _a("int")
+    ('a tuple', 'an int')
+    """
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _imports(config: dict) -> dict[str, str]:
