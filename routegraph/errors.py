@@ -25,6 +25,8 @@ base is named after ``+``)::
     ├── ShapeProblem                     raised by a layer kind's rule: the inputs do not fit
     │                                    (the compiler turns it into a located SpecError)
     ├── LockHeld                         a live process holds a directory lock
+    ├── ExportError                      a network cannot be exported (names the node)
+    ├── DeployError                      an exported folder cannot be loaded or run
     ├── RenderError                      graphviz or matplotlib could not draw a picture
     ├── BrowserNotFound                  no headless chromium on the PATH
     └── BrowserError                     the headless browser failed or timed out
@@ -163,6 +165,15 @@ class LockHeld(RouteGraphError):
     def __init__(self, path, holder: dict):
         self.path, self.holder = path, holder
         super().__init__(f"{path} is held by pid {holder.get('pid')} on {holder.get('host')}")
+
+
+class ExportError(RouteGraphError):
+    """A network cannot be exported (a node whose operators ONNX cannot express; the message names it)."""
+
+
+class DeployError(RouteGraphError):
+    """An exported folder (``routegraph export``) cannot be loaded or run: a missing or altered file,
+    another format version, or inputs that do not fit."""
 
 
 class RenderError(RouteGraphError):

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report_cmd", "write a self-contained HTML report of runs"),
     "predict": ("predict_cmd", "run routed inference on arrays (.npy, .npz) or image files"),
     "calibrate": ("calibrate_cmd", "pick k_cpt to meet an ops budget"),
+    "export": ("export_cmd", "export a trained run to ONNX for routegraph.deploy (no torch needed to run it)"),
     "sweep": ("sweep_cmd", "run an experiment file's sweep of trainings"),
     "demo": ("demo_cmd", "the end-to-end demo: compile, train, evaluate, draw, report"),
 }
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module = importlib.import_module(f"routegraph.cli.{module_name}")
     except ModuleNotFoundError as exc:
+        if missing_extra(exc) and not debug:
+            print(missing_extra(exc), file=sys.stderr)
+            return EXIT_USER_ERROR
         if exc.name != f"routegraph.cli.{module_name}":
             raise
         print(f"routegraph: the '{command}' command is not available in this version", file=sys.stderr)
@@ -112,6 +116,11 @@ def run_guarded(run, args) -> int:
                 raise
             print(str(exc), file=sys.stderr)
             return EXIT_USER_ERROR
+        except ModuleNotFoundError as exc:
+            if args.debug or missing_extra(exc) is None:
+                raise
+            print(missing_extra(exc), file=sys.stderr)
+            return EXIT_USER_ERROR
         except OSError as exc:
             if args.debug:
                 raise
@@ -120,6 +129,23 @@ def run_guarded(run, args) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+
+
+#: Optional dependencies: top-level module -> the extra that installs it (pyproject.toml).
+EXTRAS = {"torch": "torch", "onnx": "export", "onnxruntime": "deploy", "aiohttp": "serve", "ray": "ray"}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """One line saying which extra installs a missing optional dependency (None: not one of ours).
+
+    >>> missing_extra(ModuleNotFoundError("No module named 'onnxruntime'", name="onnxruntime"))
+    "routegraph: this command needs onnxruntime, which is not installed: pip install 'routegraph[deploy]'"
+    """
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    hint = " (CPU build: pip install torch==2.13.0 first)" if top == "torch" else ""
+    return f"routegraph: this command needs {top}, which is not installed: pip install 'routegraph[{EXTRAS[top]}]'{hint}"
 
 
 def os_error_message(exc: OSError) -> str:

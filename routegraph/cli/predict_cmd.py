@@ -20,7 +20,8 @@ from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_th
 
 
 def add_arguments(parser):
-    parser.add_argument("run", help="run directory (written by 'routegraph train')")
+    parser.add_argument("run", help="run directory (written by 'routegraph train'); with --runtime onnx, a folder "
+                        "written by 'routegraph export'")
     parser.add_argument("images", metavar="IMAGES", nargs="+", help=".npy file (uint8 [N,32,32,3] or [N,3,32,32], or float in [0,1], "
                         "linear colour), or image files: a folder, a glob such as 'photos/*.jpg', or files; "
                         "or a .npz with the array under key x; for inputs that are not images, or runs on npz:PATH "
@@ -33,11 +34,16 @@ def add_arguments(parser):
     parser.add_argument("--labels", help="optional .npy of int labels [N]: also report accuracy")
     parser.add_argument("--colour", "--color", dest="colour", choices=("auto", "srgb", "linear"), default="auto",
                         help="auto: uint8 is 8-bit sRGB-like (decoded with v**2.2), float is linear (default)")
+    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                        help="torch: the run's model, path-only (default); onnx: an exported folder in ONNX Runtime "
+                             "(routegraph.deploy)")
     add_batch_size_flag(parser, 256)
     add_threads_flag(parser)
 
 
 def run(args) -> int:
+    if args.runtime == "onnx":
+        return run_exported(args)
     from ..infer import route
     from ..infer.images import load_labels
     from ..infer.predict import (check_colour, class_names, default_output, input_source, load_inputs, output_format,
@@ -64,18 +70,53 @@ def run(args) -> int:
 
     names = class_names(run_.config, graph.num_classes)
     write_predictions(path, out, names, k_cpt, files)
-    print_summary(run_, out, k_cpt, seconds, labels, names)
+    print_summary(run_.config.get("run_id", run_.path.name), {p.classifier: p.ops for p in graph.paths}, out, k_cpt,
+                  seconds, labels, names)
     print(f"wrote {path}")
     return 0
 
 
-def print_summary(run_, out, k_cpt, seconds: float, labels, class_names) -> None:
-    graph = run_.graph
+def run_exported(args) -> int:
+    """``predict --runtime onnx``: the same inputs, outputs and summary, computed by ONNX Runtime."""
+    import torch
+
+    from .. import deploy
+    from ..infer import RoutedOutput
+    from ..infer.images import load_labels
+    from ..infer.predict import (check_colour, default_output, input_source, load_inputs_for, output_format,
+                                 resolve_k_cpt, write_predictions)
+    from ..io import check_writable
+
+    source = input_source(args.images)
+    check_colour(source, args.colour)
+    path = check_writable(args.out or default_output(source))
+    output_format(path)
+    net = deploy.load(args.run, threads=args.threads)
+    config = net.config
+    k_cpt, note = resolve_k_cpt(config, net, args.k_cpt)
+    if note:
+        print(note)
+    images, files = load_inputs_for(config, net.input_shape, source, args.colour)
+    labels = None if not args.labels else load_labels(args.labels, len(images), len(net.class_names))
+    start = time.perf_counter()
+    result = net.predict(images.numpy(), k_cpt, batch_size=args.batch_size)
+    seconds = time.perf_counter() - start
+    out = RoutedOutput(*(torch.from_numpy(a) for a in (result.predictions, result.exit, result.ops)),
+                       None if result.logits is None else torch.from_numpy(result.logits), net.classifiers)
+    write_predictions(path, out, net.class_names, k_cpt, files)
+    print_summary(net.run_id or net.folder.name, dict(zip(net.classifiers, net.path_ops.tolist())), out, k_cpt,
+                  seconds, labels, net.class_names)
+    print(f"wrote {path}")
+    return 0
+
+
+def print_summary(run_id: str, path_ops: dict[str, int], out, k_cpt, seconds: float, labels, class_names) -> None:
+    """The summary lines: mean ops, speed, and per exit classifier its path ops, images (and accuracy)."""
     n = len(out.exit)
-    full = max(p.ops for p in graph.paths)
+    full = max(path_ops.values())
     k = "-" if k_cpt is None else f"{k_cpt:g}"
     rate = f"{n / seconds:,.0f} images/s" if seconds > 0 else ""
-    print(f"{run_.config.get('run_id', run_.path.name)}  k_cpt={k}  images={n}  "
+    print(f"{run_id}  k_cpt={k}  images={n}  "
           f"mean ops={out.mean_ops:.4g} ({out.mean_ops / full:.1%} of the deepest path)  {seconds:.2f} s  {rate}")
     if labels is not None and n:
         correct = (out.predictions == labels)
@@ -83,7 +124,7 @@ def print_summary(run_, out, k_cpt, seconds: float, labels, class_names) -> None
     counts = out.exit.bincount(minlength=len(out.classifiers)).tolist()
     print(f"  {'classifier':<24} {'path ops':>12} {'images':>8} {'fraction':>9}" + ("  accuracy" if labels is not None else ""))
     for index, (name, count) in enumerate(zip(out.classifiers, counts)):
-        line = f"  {name:<24} {graph.path(name).ops:>12,} {count:>8} {count / max(n, 1):>9.3f}"
+        line = f"  {name:<24} {path_ops[name]:>12,} {count:>8} {count / max(n, 1):>9.3f}"
         if labels is not None:
             here = out.exit == index
             line += f"  {(out.predictions[here] == labels[here]).double().mean().item():>8.4f}" if count else f"  {'-':>8}"

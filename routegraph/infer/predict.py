@@ -132,18 +132,23 @@ def load_inputs(run, source: str | list[str], colour: str = "auto"):
     for inputs that are not images and runs on ``npz:PATH`` arrays (docs/inference.md).
     ``colour`` other than auto applies to image arrays only (else a ConfigError).
     """
+    return load_inputs_for(run.config, tuple(run.graph.input_shape.dims), source, colour)
+
+
+def load_inputs_for(config: dict, input_shape: tuple[int, ...], source: str | list[str], colour: str = "auto"):
+    """:func:`load_inputs` for a network of ``input_shape`` trained as ``config`` says (its ``data`` and
+    ``data_options``): how ``predict --runtime onnx`` reads inputs for an exported folder."""
     from .images import load_image_files, load_images, takes_as_is
 
-    config, graph = run.config, run.graph
     check_colour(source, colour)
-    as_is = takes_as_is(config.get("data"), graph.input_shape.dims)
+    as_is = takes_as_is(config.get("data"), input_shape)
     if as_is and colour != "auto":
         raise ConfigError(f"--colour applies to images decoded like the paper's; this run's inputs "
-                          f"{list(graph.input_shape.dims)} are read as they are")
+                          f"{list(input_shape)} are read as they are")
     if from_files(source):
         resize = (config.get("data_options") or {}).get("resize", "crop")  # as the run's images were
-        return load_image_files(source, graph.input_shape.dims, resize)
-    return load_images(source, graph.input_shape.dims, colour, as_is=as_is), None
+        return load_image_files(source, input_shape, resize)
+    return load_images(source, input_shape, colour, as_is=as_is), None
 
 
 def class_names(config: dict, num_classes: int) -> list[str]:

@@ -155,7 +155,7 @@ def test_every_output_option_is_checked():
     assert found >= {("compile", "--json"), ("compile", "--dot"), ("compile", "--render"), ("schema", "--output"),
                      ("train", "--out"), ("render", "--out"), ("plot", "--out"), ("report", "--out"),
                      ("report", "--screenshot"), ("predict", "--out"), ("calibrate", "--json"), ("sweep", "--out"),
-                     ("demo", "--out"), ("data sheet", "--out")}
+                     ("demo", "--out"), ("data sheet", "--out"), ("export", "--out")}
     # no other option names an output without the check
     for prog, parser, action in OPTIONS:
         if set(action.option_strings) & {"--out", "-o", "--json", "--output", "--screenshot", "--dot", "--render"}:
