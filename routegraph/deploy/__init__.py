@@ -42,6 +42,9 @@ def load(folder: str | Path, *, threads: int | None = None) -> "Deployment":
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # one session per region: spinning intra-op threads of the sessions not running would hold the cores
+    # the running one needs (measured, 2 cores: 4.5x slower with 2 threads, 1.4x with 1; docs/benchmarks.md)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = int(threads)
     files = [r["file"] for r in manifest["regions"]] if manifest["kind"] == "regions" else ["dense.onnx"]
