@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict_cmd", "run routed inference on arrays (.npy, .npz) or image files"),
     "calibrate": ("calibrate_cmd", "pick k_cpt to meet an ops budget"),
     "export": ("export_cmd", "export a trained run to ONNX for routegraph.deploy (no torch needed to run it)"),
+    "serve": ("serve_cmd", "serve an exported folder over HTTP, batching concurrent requests"),
     "sweep": ("sweep_cmd", "run an experiment file's sweep of trainings"),
     "demo": ("demo_cmd", "the end-to-end demo: compile, train, evaluate, draw, report"),
 }
