@@ -15,6 +15,7 @@ The library side (k_cpt, inputs, the predictions file) is :mod:`routegraph.infer
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_threads_flag, output_file
 
@@ -42,46 +43,6 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    if args.runtime == "onnx":
-        return run_exported(args)
-    from ..infer import route
-    from ..infer.images import load_labels
-    from ..infer.predict import (check_colour, class_names, default_output, input_source, load_inputs, output_format,
-                                 resolve_k_cpt, write_predictions)
-    from ..io import check_writable
-    from ..train.rundir import load_run
-
-    apply_threads_flag(args)
-    source = input_source(args.images)
-    check_colour(source, args.colour)
-    path = check_writable(args.out or default_output(source))
-    output_format(path)
-    run_ = load_run(args.run)
-    graph = run_.graph
-    k_cpt, note = resolve_k_cpt(run_.config, graph, args.k_cpt)
-    if note:
-        print(note)
-    images, files = load_inputs(run_, source, args.colour)
-    labels = None if not args.labels else load_labels(args.labels, len(images), graph.num_classes)
-
-    start = time.perf_counter()
-    out = route(run_.model, images, k_cpt, batch_size=args.batch_size)
-    seconds = time.perf_counter() - start
-
-    names = class_names(run_.config, graph.num_classes)
-    write_predictions(path, out, names, k_cpt, files)
-    print_summary(run_.config.get("run_id", run_.path.name), {p.classifier: p.ops for p in graph.paths}, out, k_cpt,
-                  seconds, labels, names)
-    print(f"wrote {path}")
-    return 0
-
-
-def run_exported(args) -> int:
-    """``predict --runtime onnx``: the same inputs, outputs and summary, computed by ONNX Runtime."""
-    import torch
-
-    from .. import deploy
-    from ..infer import RoutedOutput
     from ..infer.images import load_labels
     from ..infer.predict import (check_colour, default_output, input_source, load_inputs_for, output_format,
                                  resolve_k_cpt, write_predictions)
@@ -91,23 +52,57 @@ def run_exported(args) -> int:
     check_colour(source, args.colour)
     path = check_writable(args.out or default_output(source))
     output_format(path)
-    net = deploy.load(args.run, threads=args.threads)
-    config = net.config
-    k_cpt, note = resolve_k_cpt(config, net, args.k_cpt)
+    net = _exported(args) if args.runtime == "onnx" else _trained(args)
+    k_cpt, note = resolve_k_cpt(net.config, net.graph, args.k_cpt)
     if note:
         print(note)
-    images, files = load_inputs_for(config, net.input_shape, source, args.colour)
+    images, files = load_inputs_for(net.config, net.input_shape, source, args.colour)
     labels = None if not args.labels else load_labels(args.labels, len(images), len(net.class_names))
+
     start = time.perf_counter()
-    result = net.predict(images.numpy(), k_cpt, batch_size=args.batch_size)
+    out = net.predict(images, k_cpt)
     seconds = time.perf_counter() - start
-    out = RoutedOutput(*(torch.from_numpy(a) for a in (result.predictions, result.exit, result.ops)),
-                       None if result.logits is None else torch.from_numpy(result.logits), net.classifiers)
+
     write_predictions(path, out, net.class_names, k_cpt, files)
-    print_summary(net.run_id or net.folder.name, dict(zip(net.classifiers, net.path_ops.tolist())), out, k_cpt,
-                  seconds, labels, net.class_names)
+    print_summary(net.run_id, net.path_ops, out, k_cpt, seconds, labels, net.class_names)
     print(f"wrote {path}")
     return 0
+
+
+def _trained(args):
+    """The run directory's model, routed by ``route()``."""
+    from ..infer import route
+    from ..infer.predict import class_names
+    from ..train.rundir import load_run
+
+    apply_threads_flag(args)
+    run_ = load_run(args.run)
+    graph = run_.graph
+    return SimpleNamespace(
+        config=run_.config, graph=graph, input_shape=tuple(graph.input_shape.dims),
+        class_names=class_names(run_.config, graph.num_classes), run_id=run_.config.get("run_id", run_.path.name),
+        path_ops={p.classifier: p.ops for p in graph.paths},
+        predict=lambda x, k: route(run_.model, x, k, batch_size=args.batch_size))
+
+
+def _exported(args):
+    """An exported folder (``routegraph export``), run by ONNX Runtime (routegraph.deploy); its output as
+    ``route()``'s, so that the predictions file and the summary are the same."""
+    import torch
+
+    from .. import deploy
+    from ..infer import RoutedOutput
+
+    net = deploy.load(args.run, threads=args.threads)
+
+    def predict(x, k):
+        result = net.predict(x.numpy(), k, batch_size=args.batch_size)
+        return RoutedOutput(*(torch.from_numpy(a) for a in (result.predictions, result.exit, result.ops)),
+                            None if result.logits is None else torch.from_numpy(result.logits), net.classifiers)
+
+    return SimpleNamespace(config=net.config, graph=net, input_shape=net.input_shape, class_names=net.class_names,
+                           run_id=net.run_id or net.folder.name,
+                           path_ops=dict(zip(net.classifiers, net.path_ops.tolist())), predict=predict)
 
 
 def print_summary(run_id: str, path_ops: dict[str, int], out, k_cpt, seconds: float, labels, class_names) -> None:

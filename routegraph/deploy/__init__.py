@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DeployError
 from .manifest import FORMAT, read_manifest
-from .runtime import DeployOutput, k_column, route_dense, run_regions
+from .runtime import K_COLUMN, DeployOutput, k_column, route_dense, run_regions
 
 __all__ = ["Deployment", "DeployOutput", "FORMAT", "load"]
 
@@ -158,7 +158,7 @@ class Deployment:
         if self.kind == "regions":
             leaves = run_regions(self._sessions, self.manifest, x, k, forced)
         else:
-            feeds = {self.manifest["input"]["name"]: x} | ({"k_cpt_column": k} if k is not None and self.junctions else {})
+            feeds = {self.manifest["input"]["name"]: x} | ({K_COLUMN: k} if k is not None and self.junctions else {})
             leaves = route_dense(self.manifest, self._sessions[0].run(None, feeds), forced)
         exit_ = np.empty(n, dtype=np.int64)
         predictions = np.empty(n, dtype=np.int64)

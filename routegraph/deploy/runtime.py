@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DeployError
 
+#: The k_cpt column a region graph reads, and the router scores among a junction region's outputs.
 K_COLUMN, SCORES = "k_cpt_column", "scores"
 
 

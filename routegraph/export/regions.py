@@ -22,10 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..deploy.runtime import K_COLUMN, SCORES  # the names the runtime feeds and reads (one home)
 from ..infer.plan import ExecutionPlan, build_plan
-
-#: The name of the router scores among a junction region's outputs, and of the k_cpt column input.
-SCORES, K_COLUMN = "scores", "k_cpt_column"
 #: Plan options for export: fused and folded as in ``route()``, in plain (NCHW) memory format.
 EXPORT_PLAN = {"channels_last": False}
 
@@ -37,12 +35,6 @@ def flat_name(name: str, level: int | None) -> str:
     ('pyramid#2', 'l1.desc')
     """
     return name if level is None else f"{name}#{level}"
-
-
-def _flatten(name: str, value) -> list[tuple[str, torch.Tensor]]:
-    if isinstance(value, tuple):
-        return [(flat_name(name, j), v) for j, v in enumerate(value) if v is not None]
-    return [(name, value)]
 
 
 @dataclass
