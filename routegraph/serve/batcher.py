@@ -59,8 +59,9 @@ class Batcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="routegraph-predict")
         self._worker: asyncio.Task | None = None
         self._closing = False
-        self._busy = False  # a batch is taken and not yet answered
+        self._busy = False  # a request is out of the queue and not yet answered
         self._carry: _Request | None = None
+        self._wake = asyncio.Event()  # set by close(): the batch being filled stops waiting
 
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._run())
@@ -80,6 +81,7 @@ class Batcher:
     async def close(self) -> None:
         """Take no new requests; answer every queued one, then stop the worker."""
         self._closing = True
+        self._wake.set()
         while not self.queue.empty() or self._carry is not None or self._busy:
             await asyncio.sleep(self.max_wait or 0.001)
         if self._worker is not None:
@@ -93,13 +95,13 @@ class Batcher:
     async def _next_batch(self) -> list[_Request]:
         loop = asyncio.get_running_loop()
         first = self._carry or await self.queue.get()
-        self._carry = None
+        self._carry, self._busy = None, True
         batch, size = [first], len(first.x)
         deadline = first.arrived + self.max_wait
         while size < self.max_batch:
-            timeout = deadline - loop.time()
+            timeout = 0 if self._closing else deadline - loop.time()
             try:
-                request = self.queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self.queue.get(), timeout)
+                request = self.queue.get_nowait() if timeout <= 0 else await self._get_before(timeout)
             except (asyncio.TimeoutError, asyncio.QueueEmpty):
                 break
             if size + len(request.x) > self.max_batch:
@@ -109,11 +111,20 @@ class Batcher:
             size += len(request.x)
         return batch
 
+    async def _get_before(self, timeout: float) -> _Request:
+        """The next queued request within ``timeout`` seconds; :class:`asyncio.TimeoutError` if none, or on close."""
+        get, woken = asyncio.ensure_future(self.queue.get()), asyncio.ensure_future(self._wake.wait())
+        done, _ = await asyncio.wait({get, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        if get in done:
+            return get.result()
+        get.cancel()  # a cancelled Queue.get leaves its item queued
+        raise asyncio.TimeoutError()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._next_batch()
-            self._busy = True
             try:
                 await self._answer(loop, batch)
             finally:

@@ -1,0 +1,101 @@
+"""``routegraph serve`` as a real process on a real export: it answers as ``Deployment.predict`` does, refuses
+bad requests and goes on, and on SIGTERM answers the request it holds, then exits 0."""
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from infer_helpers import randomize, tiny_chain_graph
+from routegraph import deploy
+from routegraph.export import export_model
+from routegraph.nn import build_model
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return export_model(randomize(build_model(tiny_chain_graph()), seed=3), tmp_path_factory.mktemp("served") / "net",
+                        metadata={"run_id": "served", "class_names": [f"c{i}" for i in range(10)]})
+
+
+class Server:
+    """``python -m routegraph serve`` on a free loopback port; ``url`` is read from its first line."""
+
+    def __init__(self, folder, *flags):
+        self.process = subprocess.Popen([sys.executable, "-m", "routegraph", "serve", str(folder), "--port", "0",
+                                         "--threads", "1", *flags], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if " on http://" not in line:
+            self.process.kill()
+            raise AssertionError(f"no 'serving ... on' line: {line!r} {self.process.stderr.read()[-2000:]}")
+        self.url = line.split(" on ", 1)[1].split(" ", 1)[0]
+
+    def post(self, body: bytes, kind="application/json", query=""):
+        request = urllib.request.Request(f"{self.url}/predict{query}", data=body, headers={"Content-Type": kind})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err
+
+
+def _expected(folder, x):
+    net = deploy.load(folder)
+    out = net.predict(x)
+    return {"predictions": out.predictions.tolist(), "exits": [net.classifiers[e] for e in out.exit],
+            "ops": out.ops.tolist(), "classes": [f"c{p}" for p in out.predictions]}
+
+
+def test_a_served_export_answers_as_its_deployment(folder):
+    x = np.random.default_rng(0).random((7, 3, 32, 32), dtype=np.float32)
+    expected = _expected(folder, x)
+    server = Server(folder)
+    try:
+        status, got = server.post(json.dumps({"inputs": x.tolist()}).encode())
+        assert status == 200 and got == expected
+        status, got = server.post(x.astype("<f4").tobytes(), kind="application/octet-stream")
+        assert status == 200 and got == expected
+        status, got = server.post(b"{not json")
+        assert status == 400 and "not JSON" in got["error"]
+        status, got = server.post(json.dumps({"inputs": x[:, :2].tolist()}).encode())
+        assert status == 400 and "[n, 3, 32, 32]" in got["error"]
+        status, got = server.post(json.dumps({"input": x[0].tolist()}).encode())  # still serving after refusals
+        assert status == 200 and got["exits"] == expected["exits"][:1]
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err[-2000:]
+    assert out.strip().endswith("stopped")
+    assert "Traceback" not in err
+
+
+def test_sigterm_answers_the_request_in_flight_then_exits_0(folder):
+    x = np.random.default_rng(1).random((3, 3, 32, 32), dtype=np.float32)
+    expected = _expected(folder, x)
+    server = Server(folder, "--max-wait-ms", "3000")  # the request waits in the batcher for others to join
+    answers = []
+    client = threading.Thread(target=lambda: answers.append((server.post(json.dumps({"inputs": x.tolist()}).encode()),
+                                                             time.monotonic())))
+    client.start()
+    time.sleep(0.8)  # the request is queued; its batch closes 3 s after it arrived
+    signalled = time.monotonic()
+    code, out, err = server.stop()
+    client.join(timeout=60)
+    assert code == 0, err[-2000:]
+    assert answers, "the request in flight got no answer"
+    (status, got), answered = answers[0]
+    assert status == 200 and got == expected
+    assert answered > signalled
+    with pytest.raises(urllib.error.URLError):  # the listener is gone
+        urllib.request.urlopen(f"{server.url}/healthz", timeout=5)
