@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ..checks import POSITIVE, POSITIVE_INT, Bound
+from ..checks import NON_NEGATIVE, POSITIVE_INT, Bound
 from .options import add_threads_flag, number
-
-_HELP = {
-    "max_batch": "most examples per predict call (requests are coalesced up to this)",
-    "max_wait_ms": "longest a request waits for others to join its batch, in milliseconds",
-    "max_queue": "most requests waiting; more are refused with 503 and Retry-After",
-    "max_request_examples": "most examples in one request (more: 413)",
-    "max_body_bytes": "largest request body in bytes (more: 413)",
-}
 
 
 def add_arguments(parser):
@@ -28,9 +20,9 @@ def add_arguments(parser):
     parser.add_argument("--port", type=number(Bound(int, 0, hi=65535, hi_inclusive=True)), default=8000,
                         help="TCP port (default: 8000; 0: any free port, printed)")
     for f in fields(Limits):
-        bound = POSITIVE if f.type in (float, "float") else POSITIVE_INT
+        bound = NON_NEGATIVE if f.type in (float, "float") else POSITIVE_INT  # a wait of 0: no waiting
         parser.add_argument("--" + f.name.replace("_", "-"), type=number(bound), default=f.default,
-                            help=f"{_HELP[f.name]} (default: {f.default})")
+                            help=f"{f.metadata['help']} (default: {f.default})")
     add_threads_flag(parser, "ONNX Runtime intra-op threads per session (default: its choice)")
 
 

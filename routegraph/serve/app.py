@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from aiohttp import web
@@ -23,15 +23,20 @@ LIMITS = web.AppKey("limits", object)
 DEPLOYMENT = web.AppKey("deployment", object)
 
 
+def _limit(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What one server accepts: examples per request and per batch, the wait to fill a batch, the queue."""
+    """What one server accepts; each field is a ``routegraph serve`` flag, its help from ``metadata``."""
 
-    max_batch: int = 256
-    max_wait_ms: float = 5.0
-    max_queue: int = 1024
-    max_request_examples: int = 256
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_batch: int = _limit(256, "most examples per predict call (requests are coalesced up to this)")
+    max_wait_ms: float = _limit(0.0, "longest a request waits for others to join its batch, in milliseconds "
+                                     "(0: a batch is what queued while the last one ran; docs/serving.md)")
+    max_queue: int = _limit(1024, "most requests waiting; more are refused with 503 and Retry-After")
+    max_request_examples: int = _limit(256, "most examples in one request (more: 413)")
+    max_body_bytes: int = _limit(32 * 1024 * 1024, "largest request body in bytes (more: 413)")
 
 
 class ClientError(RouteGraphError):

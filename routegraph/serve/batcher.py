@@ -52,7 +52,7 @@ class BatchStats:
 class Batcher:
     """Coalesces :meth:`submit` calls into ``deployment.predict`` calls (see the module doc)."""
 
-    def __init__(self, deployment, *, max_batch: int = 256, max_wait: float = 0.005, max_queue: int = 1024):
+    def __init__(self, deployment, *, max_batch: int = 256, max_wait: float = 0.0, max_queue: int = 1024):
         self.deployment, self.max_batch, self.max_wait = deployment, max_batch, max_wait
         self.queue: asyncio.Queue[_Request] = asyncio.Queue(maxsize=max_queue)
         self.stats = BatchStats()

@@ -10,11 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
 SCRIPTS = sorted(path.stem for path in BENCHMARKS.glob("*.py"))
-SAVED = [  # (module with render, saved results, docs heading)
-    ("inference_report", "inference.json", "## Routed inference"),
-    ("train_step_report", "train-step.json", "## Training step"),
-    ("device", "gpu-h200.json", "## On a GPU"),
-    ("transformer_inference", "transformer-inference.json", "## Routed transformer inference"),
+SAVED = [  # (module with render, saved results, docs heading, docs page)
+    ("inference_report", "inference.json", "## Routed inference", "benchmarks.md"),
+    ("train_step_report", "train-step.json", "## Training step", "benchmarks.md"),
+    ("device", "gpu-h200.json", "## On a GPU", "benchmarks.md"),
+    ("transformer_inference", "transformer-inference.json", "## Routed transformer inference", "benchmarks.md"),
+    ("serve_load", "serve-load.json", "## Under load", "serving.md"),
 ]
 
 
@@ -29,12 +30,12 @@ def test_every_benchmark_module_imports_and_says_what_it_is(name):
     assert module.__doc__ and len(module.__doc__.split()) > 5
 
 
-@pytest.mark.parametrize("module, saved, heading", SAVED)
-def test_saved_results_render_to_the_docs_section(module, saved, heading):
+@pytest.mark.parametrize("module, saved, heading, page", SAVED)
+def test_saved_results_render_to_the_docs_section(module, saved, heading, page):
     results = json.loads((ROOT / "docs" / "benchmark-results" / saved).read_text())
     rendered = importlib.import_module(module).render(results).strip()
     assert rendered.splitlines()[0] == heading
-    written = importlib.import_module("docs_section").read_section(ROOT / "docs" / "benchmarks.md", heading)
+    written = importlib.import_module("docs_section").read_section(ROOT / "docs" / page, heading)
     assert written is not None and rendered == written.strip()
 
 
