@@ -2,11 +2,13 @@
 
 It runs the same commands a user would: compile a spec and draw it; train
 static baselines and routed actor networks on the built-in synthetic task;
-evaluate them; run one path-only on the test images; draw where examples exit (by class), the accuracy/efficiency
+evaluate them; run one path-only on the test images; export it to ONNX and run that in ONNX
+Runtime (when onnx and onnxruntime are installed); draw where examples exit (by class), the accuracy/efficiency
 curves and the dataflow over training; and write one HTML report.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import time
 from pathlib import Path
@@ -72,6 +74,14 @@ def run(args) -> int:
     images, labels = _export_test_images(out, args.n_train)
     step("run one network path-only: each image executes only its own path", [
         "predict", actors[len(actors) // 2], images, "--labels", labels, "--out", str(out / "predictions.csv")])
+    if all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime")):
+        step("export it to ONNX: a folder that runs without torch", ["export", actors[len(actors) // 2], "-o",
+                                                                      str(out / "deployed")])
+        step("run the export path-only in ONNX Runtime (routegraph.deploy)", [
+            "predict", str(out / "deployed"), images, "--runtime", "onnx", "--labels", labels,
+            "--out", str(out / "predictions-onnx.csv")])
+    else:
+        print("\n== export and ONNX Runtime: skipped (pip install 'routegraph[deploy]' onnx)", flush=True)
     step("where examples exit, by class (Fig. 6/7)", ["render", *actors, "--dataflow", "classes", "-o", str(out / "dataflow-classes.svg")])
     step("where examples exit, correct vs. wrong", ["render", actors[len(actors) // 2], "--dataflow", "accuracy", "-o", str(out / "dataflow-accuracy.svg")])
     step("accuracy vs. mean op count (Fig. 5)", ["plot", *everything, "-o", str(out / "curves.png")])
