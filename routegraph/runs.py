@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from .errors import CheckpointError, NotARunError
 from .io import atomic_write_json, atomic_write_text, read_json_lines
 from .k_cpt import K_CPT_INPUT_SCALE
+from .methods import get_method
 
 if TYPE_CHECKING:  # no import at run time: train/ sits above this module
     from .train.config import TrainConfig
@@ -34,18 +35,13 @@ CONFIG, COMPILED, EVALUATIONS, METRICS, CHECKPOINT, LOCK = (
     "config.json", "compiled.json", "eval.json", "metrics.jsonl", "checkpoint.pt", ".lock")
 RUN_FILES = (CONFIG, COMPILED, EVALUATIONS, METRICS, CHECKPOINT)
 
-# The short id of each method in run ids. One table until strategies declare their own short id
-# (issue 19 item 2); read it only through short_name.
-_SHORT = {"static": "sr", "actor": "ac", "pragmatic_critic": "pc", "optimistic_critic": "oc"}
-
-
 def short_name(method: str) -> str:
-    """The short id of ``method`` in run ids (``ac-1e-08-...``).
+    """The short id of ``method`` in run ids (``ac-1e-08-...``), as its declaration says (routegraph.methods).
 
     >>> short_name("actor"), short_name("static")
     ('ac', 'sr')
     """
-    return _SHORT[method]
+    return get_method(method).short
 
 
 # ----------------------------------------------------------------------------- reading
@@ -194,7 +190,7 @@ def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:
                 if k not in SPEED_ONLY and not (k in HASHED_WHEN_CHANGED and v == HASHED_WHEN_CHANGED[k])}
     blob = json.dumps({"config": settings, "spec": spec_text, **extra}, sort_keys=True, default=str)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
-    if config.method == "static":
+    if get_method(config.method).fixed_path:
         k = f"exit{config.static_classifier or 'last'}"
     else:
         k = "dyn" if config.dynamic_k_cpt else f"{config.k_cpt:.0e}".replace("+", "")

@@ -2,59 +2,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields
 
 from ..checks import K_CPT, MAX_THREADS, POSITIVE_INT, Bound
 from ..errors import ConfigError
-
-# settings with their own, friendlier flags
-_RENAMED = {"method": "--strategy", "static_classifier": "--static-exit"}
-_HELP = {
-    "method": "static | actor | pragmatic_critic | optimistic_critic",
-    "iterations": "training steps",
-    "batch_size": "images per step (under torchrun: the global batch)",
-    "seed": "seed of the initial weights, the batch order, the augmentation and the k_cpt draws",
-    "schedule": "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small",
-    "lr": "initial SGD learning rate (default: from --schedule; paper 0.1, small 0.02)",
-    "lr_half_life": "iterations in which the learning rate halves (default: from --schedule; paper 10,000, "
-                    "small half the run)",
-    "momentum": "SGD momentum",
-    "tau": "initial temperature of the training policy softmax(s / tau) (default: 1.0 for the actor, "
-           "0.1 for critics)",
-    "tau_half_life": "iterations in which tau halves (default: from --schedule; paper 20,000, small a quarter "
-                     "of the run)",
-    "k_cpt": "cost per multiply-accumulate",
-    "dynamic_k_cpt": "routers read k_cpt; train on k_cpt drawn from --k-cpt-set",
-    "k_cpt_set": "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at",
-    "k_cpt_input_scale": "dynamic k_cpt: the routers read this times k_cpt as their extra input (the reference's 1e7; "
-                         "larger values make small-budget routers follow k_cpt more)",
-    "eps": "exploration floor of the training policy: every path keeps a probability of about eps times "
-           "its share of the leaves (docs/training.md)",
-    "error": "error used in critic targets: cross_entropy | zero_one",
-    "k_dec": "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)",
-    "k_ure": "weight of the critics' utility-regression loss",
-    "k_l2": "weight of the path-weighted L2 penalty c_mod",
-    "talr": "throughput-adjusted learning rates",
-    "regularized_policy": "let c_mod's gradient reach the routing policy",
-    "static_classifier": "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
-    "log_every": "write a line to metrics.jsonl every this many iterations",
-    "eval_every": "evaluate on the validation images every this many iterations (0: never; the test split "
-                  "is evaluated once, at the end)",
-    "eval_examples": "periodic evaluation: a fixed random sample of this many validation images (0: all)",
-    "val_fraction": "share of the training images held out as the validation split (stratified, fixed seed; "
-                    "not trained on) when the task has no val split of its own; 0: none",
-    "val_max": "at most this many held-out validation images (0: no cap)",
-    "checkpoint_every": "save checkpoint.pt every this many iterations, and at the end (0: only at the end)",
-    "augment": "augment the training images: random shifts (±4 px at 32 px, scaled with the image) with mean-colour "
-               "fill, and flips of flip-symmetric classes (--no-augment: the images as they are)",
-    "threads": "torch CPU threads (0: torch's choice, one per core)",
-    "device": "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N",
-    "fast": "fast mode (same results as plain mode)",
-    "cuda_graph": "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)",
-    "dist_backend": "torchrun process-group backend: auto (nccl with one GPU per process, else gloo) | gloo | nccl",
-    "sync_batch_norm": "under torchrun, batch-norm statistics over the global batch (--no-sync-batch-norm: per process)",
-}
-
 
 def number(bound: Bound):
     """An argparse ``type`` that accepts the numbers ``bound`` allows; others are a usage error (exit 2)."""
@@ -116,23 +66,23 @@ def _writable(text: str, folder: bool) -> str:
 
 
 def add_train_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field (defaults: None, meaning 'the config's default'),
-    numbers checked against the field's bound (``TrainConfig.BOUNDS``) as they are parsed."""
-    from ..train.config import BOUNDS, TrainConfig
+    """One flag per training setting (defaults: None, meaning 'the config's default'), derived from
+    :func:`routegraph.train.config.settings`: its flag, help, bound (checked as it is parsed) or choices."""
+    from ..train.config import settings
 
     group = parser.add_argument_group("training settings (defaults: the paper's; see docs/training.md)")
-    for f in fields(TrainConfig):
-        flag = _RENAMED.get(f.name, "--" + f.name.replace("_", "-"))
-        default = f.default if f.default is not MISSING else None
-        help_ = _HELP[f.name] + (f" (default: {default})" if default is not None else "")
-        if isinstance(default, bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
-        elif isinstance(default, tuple):
-            group.add_argument(flag, dest=f.name, type=K_CPT_TYPE, nargs="+", default=None, help=help_)
-        elif f.name in BOUNDS:
-            group.add_argument(flag, dest=f.name, type=number(BOUNDS[f.name]), default=None, help=help_)
+    for s in settings():
+        help_ = " | ".join(s.choices) if s.name == "method" else s.help  # the registered strategies
+        if s.default is not None:
+            help_ += f" (default: {s.default})"
+        if s.kind == "bool":
+            group.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        elif s.kind == "numbers":
+            group.add_argument(s.flag, dest=s.name, type=K_CPT_TYPE, nargs="+", default=None, help=help_)
+        elif s.kind == "number":
+            group.add_argument(s.flag, dest=s.name, type=number(s.bound), default=None, help=help_)
         else:
-            group.add_argument(flag, dest=f.name, type=str, default=None, help=help_)
+            group.add_argument(s.flag, dest=s.name, type=str, default=None, help=help_)
     group.add_argument("--config", dest="config_file", help="YAML file of training settings (flags win)")
 
 
@@ -143,16 +93,13 @@ def train_config_from_args(args, **forced):
     values = {}
     if getattr(args, "config_file", None):
         values.update(_read_yaml_mapping(args.config_file))
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
+    for name in TrainConfig.model_fields:
+        value = getattr(args, name, None)
         if value is not None:
-            values[f.name] = tuple(value) if isinstance(value, list) else value
+            values[name] = tuple(value) if isinstance(value, list) else value
     values.update(forced)
-    _reject_unknown(values, {f.name for f in fields(TrainConfig)})
-    try:
-        return TrainConfig.from_json(values)
-    except TypeError as exc:
-        raise ConfigError(f"bad training setting: {exc}") from None
+    _reject_unknown(values, set(TrainConfig.model_fields))
+    return TrainConfig.from_json(values)
 
 
 def _reject_unknown(values: dict, known: set) -> None:

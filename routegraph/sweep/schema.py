@@ -15,15 +15,17 @@ file and reports every mistake at once, each located as
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..checks import K_CPT
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
-from ..train.config import K_CPT_SET, METHODS
+from ..methods import method_names
+from ..train.config import K_CPT_SET, TrainConfig
 from ..spec.schema import Bool, Float, Int, spec_float, spec_int
 from ..located.tree import plain
 from ..located.files import check_kind, position, read_located, validate
@@ -91,7 +93,7 @@ class GroupModel(_Strict):
     """One curve: a method on a spec, swept over k_cpt (routed) or static exits (static)."""
 
     name: str = Field(pattern=NAME_PATTERN)
-    method: Literal[METHODS]  # type: ignore[valid-type]
+    method: str  # a registered strategy (routegraph.methods), checked below
     label: str | None = None  # curve label in config.json (default: the method; paper names in plots)
     description: str = ""
     tier: spec_int(ge=1) | None = None  # None: only in a full sweep (no --tier)
@@ -105,6 +107,15 @@ class GroupModel(_Strict):
     static_exits: list[Int | str] | None = None
     train: dict[str, Any] = Field(default_factory=dict)
     resources: ResourcesModel | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        names = method_names()
+        if value not in names:  # worded as pydantic's Literal error (located.problems renders it)
+            expected = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
 
 
 class ExperimentModel(_Strict):
@@ -241,9 +252,7 @@ def _check_task(name: str, where: tuple, problem) -> None:
 
 
 def _check_train(train: dict, where: tuple, problem) -> None:
-    from ..train.config import TrainConfig
-
-    known = {f.name for f in fields(TrainConfig)}
+    known = set(TrainConfig.model_fields)
     for key in train:
         at = where + (key,)
         if key in BUDGET_KEYS:
@@ -262,7 +271,6 @@ def _check_train(train: dict, where: tuple, problem) -> None:
 
 def _check_configs(model: ExperimentModel, file: Path, root) -> None:
     """Every group's settings must make a valid TrainConfig (types and ranges)."""
-    from ..train.config import TrainConfig
 
     problems = []
     for i, group in enumerate(model.groups):

@@ -12,11 +12,11 @@ is ``routegraph.train.evaluate.evaluate``): a lazy name cannot shadow a submodul
 from __future__ import annotations
 
 _LAZY = {
-    **dict.fromkeys(("K_CPT_SET", "METHODS", "TrainConfig"), "routegraph.train.config"),
+    **dict.fromkeys(("K_CPT_SET", "TrainConfig", "settings"), "routegraph.train.config"),
     **dict.fromkeys(("Checkpointer", "Hook", "MetricsLogger", "PeriodicEvaluation", "ProgressBar"),
                     "routegraph.train.hooks"),
     "Trainer": "routegraph.train.loop",
-    **dict.fromkeys(("STRATEGIES", "Actor", "OptimisticCritic", "PragmaticCritic", "Static", "Strategy",
+    **dict.fromkeys(("Actor", "OptimisticCritic", "PragmaticCritic", "Static", "Strategy",
                      "StepResult", "strategy_from_config"), "routegraph.train.strategies"),
 }
 

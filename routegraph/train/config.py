@@ -1,120 +1,144 @@
-"""Training settings: one frozen dataclass, JSON-serialisable, every value overridable.
+"""Training settings: one frozen pydantic model, JSON-serialisable, every value overridable.
 
-Defaults are the paper's / reference code's (see docs/training.md). A run
-shorter than ``PAPER_MIN_ITERATIONS`` with ``schedule='auto'`` uses the
-small-budget schedule instead (a documented deviation: the paper's learning
-rate of 0.1 stalls for the first ~750 iterations, so short runs start at 0.02
-with a half-life of half the run).
+Each field is declared once, with its help text, its bound (:class:`~routegraph.checks.Bound`) or
+choices, and its flag; the CLI's flags and ``--help``, the validation, the JSON Schema and the
+sweeps' checks are derived from it (:func:`settings`). Torch-free.
+
+Defaults are the paper's / reference code's (see docs/training.md). A run shorter than
+``PAPER_MIN_ITERATIONS`` with ``schedule='auto'`` uses the small-budget schedule instead (a
+documented deviation: the paper's learning rate of 0.1 stalls for the first ~750 iterations, so
+short runs start at 0.02 with a half-life of half the run).
+
+>>> TrainConfig(method="actor", k_cpt=4e-9).resolved()["tau"]
+1.0
+>>> TrainConfig(threads=-1)
+Traceback (most recent call last):
+routegraph.errors.ConfigError: threads must be an integer in [0, 4096] (got -1)
+>>> [s.flag for s in settings()][:3]
+['--strategy', '--iterations', '--batch-size']
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, Bound
 from ..errors import ConfigError, got
 from ..k_cpt import K_CPT_INPUT_SCALE
+from ..methods import get_method, method_names
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
-METHODS = ("static", "actor", "pragmatic_critic", "optimistic_critic")
-DIST_BACKENDS = ("auto", "gloo", "nccl")
-# the numbers every numeric setting accepts; the CLI flags use the same bounds (cli/options.py)
-BOUNDS: dict[str, Bound] = {
-    "iterations": POSITIVE_INT, "batch_size": POSITIVE_INT, "seed": SEED,
-    "lr": POSITIVE, "lr_half_life": POSITIVE, "momentum": Bound(float, 0, hi=1), "tau": POSITIVE,
-    "tau_half_life": POSITIVE, "k_cpt": K_CPT, "k_cpt_input_scale": POSITIVE, "eps": Bound(float, 0, hi=1), "k_dec": NON_NEGATIVE,
-    "k_ure": NON_NEGATIVE, "k_l2": NON_NEGATIVE, "log_every": POSITIVE_INT, "eval_every": NON_NEGATIVE_INT,
-    "eval_examples": NON_NEGATIVE_INT, "checkpoint_every": NON_NEGATIVE_INT, "threads": THREADS,
-    "val_fraction": Bound(float, 0, hi=1), "val_max": NON_NEGATIVE_INT,
-}
-OPTIONAL = ("lr", "lr_half_life", "tau", "tau_half_life")  # None: from the schedule
+Number = Union[int, float]  # an int stays an int, so config.json and run ids are unchanged
+UNIT = Bound(float, 0, hi=1)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    method: str = "actor"
-    iterations: int = 80_000
-    batch_size: int = 128
-    seed: int = 0
+def _help(text: str, *, flag: str | None = None, optional: bool = False) -> dict:
+    """A field's description (its --help) and, where they differ from the defaults, its flag and whether
+    None means "derived" (from the schedule or the strategy)."""
+    extra = {k: v for k, v in (("flag", flag), ("optional", optional)) if v}
+    return {"description": text, **({"json_schema_extra": extra} if extra else {})}
+
+
+class TrainConfig(BaseModel):
+    """Every training setting; invalid values are one :class:`~routegraph.errors.ConfigError`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    method: str = Field("actor", **_help("the training strategy", flag="--strategy"))
+    iterations: Annotated[int, POSITIVE_INT] = Field(80_000, **_help("training steps"))
+    batch_size: Annotated[int, POSITIVE_INT] = Field(128, **_help(
+        "images per step (under torchrun: the global batch)"))
+    seed: Annotated[int, SEED] = Field(0, **_help(
+        "seed of the initial weights, the batch order, the augmentation and the k_cpt draws"))
     # optimiser and schedules
-    schedule: str = "auto"  # auto | paper | small
-    lr: float | None = None  # None: from the schedule
-    lr_half_life: float | None = None
-    momentum: float = 0.9
-    tau: float | None = None  # None: 1.0 for the actor, 0.1 for critics (reference)
-    tau_half_life: float | None = None
+    schedule: Literal["auto", "paper", "small"] = Field("auto", **_help(
+        "auto (paper schedule from 40k iterations, else the small-budget one) | paper | small"))
+    lr: Annotated[Optional[Number], POSITIVE] = Field(None, **_help(
+        "initial SGD learning rate (default: from --schedule; paper 0.1, small 0.02)", optional=True))
+    lr_half_life: Annotated[Optional[Number], POSITIVE] = Field(None, **_help(
+        "iterations in which the learning rate halves (default: from --schedule; paper 10,000, small half the run)",
+        optional=True))
+    momentum: Annotated[Number, UNIT] = Field(0.9, **_help("SGD momentum"))
+    tau: Annotated[Optional[Number], POSITIVE] = Field(None, **_help(
+        "initial temperature of the training policy softmax(s / tau) (default: the strategy's; 1.0 for the "
+        "actor, 0.1 for critics)", optional=True))
+    tau_half_life: Annotated[Optional[Number], POSITIVE] = Field(None, **_help(
+        "iterations in which tau halves (default: from --schedule; paper 20,000, small a quarter of the run)",
+        optional=True))
     # routing costs
-    k_cpt: float = 0.0
-    dynamic_k_cpt: bool = False
-    k_cpt_set: tuple[float, ...] = K_CPT_SET
-    k_cpt_input_scale: float = K_CPT_INPUT_SCALE  # dynamic k_cpt: routers read this times k_cpt (routegraph.k_cpt)
-    eps: float = 1e-6
-    error: str = "cross_entropy"  # the error in the costs: cross_entropy | zero_one (critic targets only)
+    k_cpt: Annotated[Number, K_CPT] = Field(0.0, **_help("cost per multiply-accumulate"))
+    dynamic_k_cpt: bool = Field(False, **_help(
+        "routers read k_cpt; train on k_cpt drawn from --k-cpt-set"))
+    k_cpt_set: tuple[Number, ...] = Field(K_CPT_SET, **_help(
+        "k_cpt values a dynamic-k_cpt run draws from, and the ones it is evaluated at"))
+    k_cpt_input_scale: Annotated[Number, POSITIVE] = Field(K_CPT_INPUT_SCALE, **_help(
+        "dynamic k_cpt: the routers read this times k_cpt as their extra input (the reference's 1e7; larger "
+        "values make small-budget routers follow k_cpt more)"))
+    eps: Annotated[Number, UNIT] = Field(1e-6, **_help(
+        "exploration floor of the training policy: every path keeps a probability of about eps times its share "
+        "of the leaves (docs/training.md)"))
+    error: Literal["cross_entropy", "zero_one"] = Field("cross_entropy", **_help(
+        "error used in critic targets: cross_entropy | zero_one"))
     # regularisation and optimisation tricks
-    k_dec: float = 0.01
-    k_ure: float = 0.001
-    k_l2: float = 1e-4
-    talr: bool = True
-    regularized_policy: bool = False  # let gradients through the p(l) weighting of c_mod
+    k_dec: Annotated[Number, NON_NEGATIVE] = Field(0.01, **_help(
+        "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)"))
+    k_ure: Annotated[Number, NON_NEGATIVE] = Field(0.001, **_help(
+        "weight of the critics' utility-regression loss"))
+    k_l2: Annotated[Number, NON_NEGATIVE] = Field(1e-4, **_help(
+        "weight of the path-weighted L2 penalty c_mod"))
+    talr: bool = Field(True, **_help("throughput-adjusted learning rates"))
+    regularized_policy: bool = Field(False, **_help(
+        "let c_mod's gradient reach the routing policy"))
     # static baselines
-    static_classifier: str | None = None
+    static_classifier: Optional[Union[str, int]] = Field(None, **_help(
+        "for --strategy static: the classifier (name, or 1-based index in path order) the baseline ends at",
+        flag="--static-exit"))
     # bookkeeping
-    log_every: int = 50
-    eval_every: int = 0  # 0: only at the end
-    eval_examples: int = 2000  # periodic evaluation: a fixed random sample of this many validation images (0: all)
-    # validation split, when the task has no val split of its own: a fixed-seed stratified slice of
-    # train, excluded from training (data/split.py); periodic evaluation and calibrate use it
-    val_fraction: float = 0.1
-    val_max: int = 5000  # at most this many held-out images (0: no cap)
-    checkpoint_every: int = 500
-    augment: bool = True
-    threads: int = 0  # 0: leave torch's default
-    device: str = "auto"  # auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N
-    fast: bool = True  # channels_last, fused convs/heads, prefetch: same results up to float rounding
-    cuda_graph: bool = True  # on a GPU (one process): the step captured once and replayed; same results
+    log_every: Annotated[int, POSITIVE_INT] = Field(50, **_help(
+        "write a line to metrics.jsonl every this many iterations"))
+    eval_every: Annotated[int, NON_NEGATIVE_INT] = Field(0, **_help(
+        "evaluate on the validation images every this many iterations (0: never; the test split is evaluated "
+        "once, at the end)"))
+    eval_examples: Annotated[int, NON_NEGATIVE_INT] = Field(2000, **_help(
+        "periodic evaluation: a fixed random sample of this many validation images (0: all)"))
+    val_fraction: Annotated[Number, UNIT] = Field(0.1, **_help(
+        "share of the training images held out as the validation split (stratified, fixed seed; not trained "
+        "on) when the task has no val split of its own; 0: none"))
+    val_max: Annotated[int, NON_NEGATIVE_INT] = Field(5000, **_help(
+        "at most this many held-out validation images (0: no cap)"))
+    checkpoint_every: Annotated[int, NON_NEGATIVE_INT] = Field(500, **_help(
+        "save checkpoint.pt every this many iterations, and at the end (0: only at the end)"))
+    augment: bool = Field(True, **_help(
+        "augment the training images: random shifts (±4 px at 32 px, scaled with the image) with mean-colour "
+        "fill, and flips of flip-symmetric classes (--no-augment: the images as they are)"))
+    threads: Annotated[int, THREADS] = Field(0, **_help(
+        "torch CPU threads (0: torch's choice, one per core)"))
+    device: str = Field("auto", **_help(
+        "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N"))
+    fast: bool = Field(True, **_help("fast mode (same results as plain mode)"))
+    cuda_graph: bool = Field(True, **_help(
+        "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)"))
     # torchrun (multi-process) training
-    dist_backend: str = "auto"  # auto (nccl with one GPU per process, else gloo) | gloo | nccl
-    sync_batch_norm: bool = True  # BN statistics over the global batch, as in one process (False: per rank)
+    dist_backend: Literal["auto", "gloo", "nccl"] = Field("auto", **_help(
+        "torchrun process-group backend: auto (nccl with one GPU per process, else gloo) | gloo | nccl"))
+    sync_batch_norm: bool = Field(True, **_help(
+        "under torchrun, batch-norm statistics over the global batch (--no-sync-batch-norm: per process)"))
 
-    def __post_init__(self):
-        problems = []
-        if self.method not in METHODS:
-            problems.append(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.schedule not in ("auto", "paper", "small"):
-            problems.append(f"schedule must be auto, paper or small, got {self.schedule!r}")
-        if self.error not in ("cross_entropy", "zero_one"):
-            problems.append(f"error must be cross_entropy or zero_one, got {self.error!r}")
-        elif self.error == "zero_one" and not self.method.endswith("critic"):
-            # it would be silently ignored: the 0/1 error has no gradient, only critic targets use it
-            problems.append(f"error zero_one applies to critic targets only, not to method {self.method!r}")
-        if self.static_classifier is not None and self.method != "static":
-            # it would be silently ignored: only a static baseline ends at a chosen exit
-            problems.append(f"static_classifier (--static-exit) applies to method static only, "
-                            f"not to method {self.method!r}")
-        if self.k_cpt_input_scale != K_CPT_INPUT_SCALE and not self.dynamic_k_cpt:
-            # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt
-            problems.append("k_cpt_input_scale (--k-cpt-input-scale) applies to dynamic_k_cpt runs only")
-        for f in fields(self):  # bool settings take True or False only, never 1, 'yes' or 'no'
-            value = getattr(self, f.name)
-            if f.type in ("bool", bool) and not isinstance(value, bool):
-                problems.append(f"{f.name} must be true or false (got {got(value)})")
-        for name, bound in BOUNDS.items():
-            value = getattr(self, name)
-            if value is not None or name not in OPTIONAL:
-                problem = bound.problem(value)
-                if problem:
-                    problems.append(f"{name} {problem}")
-        if not isinstance(self.k_cpt_set, (tuple, list)) or not self.k_cpt_set:
-            problems.append(f"k_cpt_set must hold one or more k_cpt values (got {self.k_cpt_set!r})")
-        else:
-            problems += [f"k_cpt_set values {K_CPT.problem(k)}" for k in self.k_cpt_set if K_CPT.problem(k)]
-        if not (self.device in ("auto", "cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
-            problems.append(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
-        if self.dist_backend not in DIST_BACKENDS:
-            problems.append(f"dist_backend must be one of {', '.join(DIST_BACKENDS)}, got {self.dist_backend!r}")
+    def __init__(self, **data):
+        # checked before pydantic sees the values, so every problem is one ConfigError in our words
+        # (pydantic would wrap a ConfigError raised in a validator into its own ValidationError)
+        problems = _problems(data)
         if problems:
             raise ConfigError("; ".join(problems))
+        super().__init__(**data)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs) -> "TrainConfig":
+        """As ``TrainConfig(**obj)``: the same checks and the same errors."""
+        return obj if isinstance(obj, cls) else cls(**dict(obj))
 
     # -- resolved schedule -------------------------------------------------
     @property
@@ -123,12 +147,11 @@ class TrainConfig:
 
     def resolved(self) -> dict[str, float]:
         """The schedule actually used: explicit values win over the preset."""
-        critic = self.method.endswith("critic")
+        tau = get_method(self.method).tau
         if self.paper_schedule:
-            preset = {"lr": 0.1, "lr_half_life": 10_000, "tau": 0.1 if critic else 1.0, "tau_half_life": 20_000}
+            preset = {"lr": 0.1, "lr_half_life": 10_000, "tau": tau, "tau_half_life": 20_000}
         else:
-            preset = {"lr": 0.02, "lr_half_life": self.iterations / 2,
-                      "tau": 0.1 if critic else 1.0, "tau_half_life": self.iterations / 4}
+            preset = {"lr": 0.02, "lr_half_life": self.iterations / 2, "tau": tau, "tau_half_life": self.iterations / 4}
         return {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in preset.items()}
 
     def lr_at(self, iteration: int) -> float:
@@ -141,22 +164,117 @@ class TrainConfig:
 
     # -- serialisation -----------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in type(self).model_fields}
         data["k_cpt_set"] = list(self.k_cpt_set)
         data["resolved_schedule"] = self.resolved()
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        if "k_cpt_set" in kwargs:
-            kwargs["k_cpt_set"] = tuple(kwargs["k_cpt_set"])
-        return cls(**kwargs)
+        """The config ``config.json`` (or any mapping) holds; keys that are not settings are skipped."""
+        return cls(**{k: v for k, v in data.items() if k in cls.model_fields})
 
     def with_(self, **changes) -> "TrainConfig":
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
-        return replace(self, **changes)
+        """A copy with ``changes``, validated as a new config is."""
+        return type(self)(**{**{name: getattr(self, name) for name in type(self).model_fields}, **changes})
 
+
+@dataclass(frozen=True)
+class Setting:
+    """One training setting as the CLI, the docs and the sweeps see it (derived from TrainConfig)."""
+
+    name: str
+    default: Any
+    help: str
+    flag: str
+    bound: Bound | None = None
+    choices: tuple[str, ...] | None = None
+    optional: bool = False  # None means "from the schedule or the strategy"
+
+    @property
+    def kind(self) -> str:
+        """``bool``, ``numbers`` (a list of k_cpt values), ``number``, ``choice`` or ``text``."""
+        if isinstance(self.default, bool):
+            return "bool"
+        if isinstance(self.default, tuple):
+            return "numbers"
+        return "number" if self.bound else "choice" if self.choices else "text"
+
+
+def settings() -> list[Setting]:
+    """Every :class:`TrainConfig` field as a :class:`Setting`, in declaration order."""
+    out = []
+    for name, field in TrainConfig.model_fields.items():
+        extra = field.json_schema_extra or {}
+        bound = next((m for m in field.metadata if isinstance(m, Bound)), None)
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
+        if name == "method":
+            choices = method_names()
+        out.append(Setting(name, field.default, field.description, extra.get("flag") or "--" + name.replace("_", "-"),
+                           bound, choices, bool(extra.get("optional"))))
+    return out
+
+
+def _choices(name: str, value, choices, one_of: bool = False) -> str | None:
+    """None if ``value`` is one of ``choices``, else 'NAME must be a, b or c, got VALUE'."""
+    if isinstance(value, str) and value in choices:
+        return None
+    words = f"one of {', '.join(choices)}" if one_of else f"{', '.join(choices[:-1])} or {choices[-1]}"
+    return f"{name} must be {words}, got {value!r}"
+
+
+def _problems(data: dict) -> list[str]:
+    """What is wrong with the settings ``data`` (defaults filled in), in words; [] if nothing."""
+    fields = TrainConfig.model_fields
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        return [f"unknown training setting(s): {', '.join(unknown)}"]
+    v = {name: data.get(name, field.default) for name, field in fields.items()}
+    problems = []
+    names = method_names()
+    method = get_method(v["method"]) if v["method"] in names else None
+    if method is None:
+        problems.append(_choices("method", v["method"], names, one_of=True))
+    for name in ("schedule", "error"):
+        problem = _choices(name, v[name], get_args(fields[name].annotation))
+        if problem:
+            problems.append(problem)
+    if v["error"] == "zero_one" and method is not None and not method.zero_one_error:
+        # it would be silently ignored: the 0/1 error has no gradient, only critic targets use it
+        problems.append(f"error zero_one applies to critic targets only, not to method {v['method']!r}")
+    if v["static_classifier"] is not None and method is not None and not method.fixed_path:
+        # it would be silently ignored: only a static baseline ends at a chosen exit
+        problems.append(f"static_classifier (--static-exit) applies to method static only, "
+                        f"not to method {v['method']!r}")
+    if v["k_cpt_input_scale"] != K_CPT_INPUT_SCALE and not v["dynamic_k_cpt"]:
+        # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt
+        problems.append("k_cpt_input_scale (--k-cpt-input-scale) applies to dynamic_k_cpt runs only")
+    for name, field in fields.items():  # bool settings take True or False only, never 1, 'yes' or 'no'
+        if isinstance(field.default, bool) and not isinstance(v[name], bool):
+            problems.append(f"{name} must be true or false (got {got(v[name])})")
+    for name, field in fields.items():
+        value = v[name]
+        bound = next((m for m in field.metadata if isinstance(m, Bound)), None)
+        if bound is not None and (value is not None or not (field.json_schema_extra or {}).get("optional")):
+            problem = bound.problem(value)
+            if problem:
+                problems.append(f"{name} {problem}")
+    k_set = v["k_cpt_set"]
+    if not isinstance(k_set, (tuple, list)) or not k_set:
+        problems.append(f"k_cpt_set must hold one or more k_cpt values (got {k_set!r})")
+    else:
+        problems += [f"k_cpt_set values {K_CPT.problem(k)}" for k in k_set if K_CPT.problem(k)]
+    device = v["device"]
+    if not (isinstance(device, str) and (device in ("auto", "cpu", "cuda")
+                                         or (device.startswith("cuda:") and device[5:].isdigit()))):
+        problems.append(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    problem = _choices("dist_backend", v["dist_backend"], get_args(fields["dist_backend"].annotation), one_of=True)
+    if problem:
+        problems.append(problem)
+    static = v["static_classifier"]
+    if static is not None and (isinstance(static, bool) or not isinstance(static, (str, int))):
+        problems.append(f"static_classifier must be a classifier name or a 1-based index (got {got(static)})")
+    return problems
+
+
+DIST_BACKENDS = get_args(TrainConfig.model_fields["dist_backend"].annotation)

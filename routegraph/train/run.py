@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
+from ..methods import get_method
 from ..k_cpt import KCptSchedule
 from ..kinds.registry import import_records
 from ..runs import CHECKPOINT, METRICS, RUN_FORMAT, SPEED_ONLY, run_id, write_compiled, write_config, write_evaluations
@@ -48,7 +49,7 @@ def prepare_graph(spec_path, overrides: dict, config: TrainConfig, num_classes: 
     if graph.num_classes != num_classes:
         raise ConfigError(f"the spec's classifiers output {graph.num_classes} classes but the task has {num_classes}")
     classifier = None
-    if config.method == "static":
+    if get_method(config.method).fixed_path:
         classifier = static_classifier(graph, config.static_classifier)
         graph = static_baseline(graph, classifier)
     return graph, classifier, overrides

@@ -24,10 +24,8 @@ from ..routing import (
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
 from ..errors import ConfigError
-from ..registry import Registry
+from ..methods import get_method, methods
 from .distributed import SINGLE
-
-STRATEGIES: Registry = Registry("strategy", "Strategy(**hyperparameters) -> Strategy")
 
 
 @dataclass
@@ -39,23 +37,16 @@ class StepResult:
     stats: torch.Tensor  # [len(STAT_NAMES)], detached: read on the host only when logged
 
 
-#: k_cpt settings: the trainer's (:class:`~routegraph.k_cpt.KCptSchedule`), refused by a strategy.
-K_CPT_SETTINGS = {"k_cpt", "dynamic_k_cpt", "k_cpt_set", "k_cpt_input_scale"}
-
 #: What ``StepResult.stats`` holds, in order.
 STAT_NAMES = ("error", "mean_ops")
 
 
 class Strategy:
-    """Base class. Subclasses implement :meth:`objective`."""
-
-    name = "base"
+    """Base class. Subclasses implement :meth:`objective`; each is declared once, as a
+    :class:`routegraph.methods.Method` (its name, short id, label, settings)."""
 
     def __init__(self, *, k_l2: float = 1e-4, talr: bool = True, eps: float = 1e-6,
-                 regularized_policy: bool = False, error: str = "cross_entropy", **unused):
-        misplaced = sorted(set(unused) & K_CPT_SETTINGS)
-        if misplaced:  # the trainer draws k_cpt (routegraph.k_cpt.KCptSchedule); a strategy is handed it
-            raise ConfigError(f"{', '.join(misplaced)}: a training setting (TrainConfig), not a strategy's")
+                 regularized_policy: bool = False, error: str = "cross_entropy"):
         self.k_l2, self.talr, self.eps = k_l2, talr, eps
         self.regularized_policy, self.error = regularized_policy, error
         self.plan: RegionTables | None = None
@@ -129,15 +120,21 @@ class Strategy:
         stats = torch.stack([(predictions != labels).float().mean(), self._path_ops[leaf].mean()])
         return self.dist.mean(stats)
 
+    @property
+    def name(self) -> str:
+        """The name of the method that declares this class (routegraph.methods)."""
+        cls = type(self)
+        for method in methods():
+            if method.build is cls or method.build == f"{cls.__module__}:{cls.__qualname__}":
+                return method.name
+        raise ConfigError(f"strategy class {cls.__qualname__} is not declared (routegraph.methods.register_method)")
+
     def to_json(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("plan", "dist")} | {"name": self.name}
 
 
-@STRATEGIES.register("static")
 class Static(Strategy):
     """A statically-routed network trained with plain cross-entropy (plus c_mod)."""
-
-    name = "static"
 
     def objective(self, out, labels, k_cpt, tau):
         err = self.leaf_errors(out, labels)
@@ -146,15 +143,12 @@ class Static(Strategy):
         return err.mean(1).mean(), region_p, decisions
 
 
-@STRATEGIES.register("actor")
 class Actor(Strategy):
     """Minimise the expected cost of inference under the training policy.
 
     loss = mean_b [ sum_l p(l) c_err(l) + p(l) k_cpt ops(l) + k_dec sum_j sg(p(j)) ||s_j||^2 ]
     Gradients reach the routers through p.
     """
-
-    name = "actor"
 
     def __init__(self, *, k_dec: float = 0.01, **kwargs):
         super().__init__(**kwargs)
@@ -195,20 +189,27 @@ class _Critic(Strategy):
         return (layer_loss + self.k_ure * regression).mean(), region_p, decisions
 
 
-@STRATEGIES.register("pragmatic_critic")
 class PragmaticCritic(_Critic):
-    name, kind = "pragmatic_critic", "pragmatic"
+    kind = "pragmatic"
 
 
-@STRATEGIES.register("optimistic_critic")
 class OptimisticCritic(_Critic):
-    name, kind = "optimistic_critic", "optimistic"
+    kind = "optimistic"
 
 
 def strategy_from_config(config) -> Strategy:
-    """Build the strategy a :class:`~routegraph.train.config.TrainConfig` names."""
-    cls = STRATEGIES.get(config.method)
-    return cls(
-        k_dec=config.k_dec, k_ure=config.k_ure, k_l2=config.k_l2, talr=config.talr, eps=config.eps,
-        regularized_policy=config.regularized_policy, error=config.error,
-    )
+    """The strategy a :class:`~routegraph.train.config.TrainConfig` names, given exactly the settings
+    its :class:`~routegraph.methods.Method` declares."""
+    method = get_method(config.method)
+    cls = method.strategy_class()
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise ConfigError(f"strategy {method.name!r}: {method.build!r} is not a routegraph.train.Strategy subclass")
+    unknown = [s for s in method.takes if not hasattr(config, s)]
+    if unknown:
+        raise ConfigError(f"strategy {method.name!r} declares setting(s) {', '.join(unknown)}, which are not "
+                          "training settings (TrainConfig fields)")
+    try:
+        return cls(**{s: getattr(config, s) for s in method.takes})
+    except TypeError as exc:  # the class and its declaration disagree
+        raise ConfigError(f"strategy {method.name!r}: {cls.__qualname__} does not take the settings it declares "
+                          f"({', '.join(method.takes)}): {exc}") from None

@@ -15,23 +15,11 @@ from __future__ import annotations
 
 import math
 
-#: Paper names of the default curve labels (``config.json`` "label").
-METHOD_NAMES = {
-    "static": "Statically-routed nets",
-    "actor": "Actor nets",
-    "pragmatic_critic": "Pragmatic critic nets",
-    "optimistic_critic": "Optimistic critic nets",
-}
-DYNAMIC_SUFFIX = " (dynamic k_cpt)"
+from ..methods import methods
 
-#: One colour per method, the same in every figure.
-METHOD_COLORS = {
-    "static": "#444444",
-    "actor": "#1f77b4",
-    "pragmatic_critic": "#2ca02c",
-    "optimistic_critic": "#ff7f0e",
-    "dynamic": "#9467bd",
-}
+DYNAMIC_SUFFIX = " (dynamic k_cpt)"
+#: The colour of dynamic-k_cpt curves; each method's own colour is in its declaration (routegraph.methods).
+DYNAMIC_COLOR = "#9467bd"
 EXTRA_COLORS = ("#d62728", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8", "#98df8a")
 
 CORRECT_COLOR = "#4c9be8"
@@ -74,6 +62,17 @@ def format_k_cpt(k: float | None, tex: bool = False) -> str:
     return f"{m}×10{str(exponent).translate(_SUPERSCRIPT)}" if m != "1" else f"10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
+def _label(method: str) -> str:
+    """The declared label of ``method`` ("Actor nets"); a method not registered here keeps its name."""
+    return next((m.label for m in methods() if m.name == method), method)
+
+
+def _colour(family: str) -> str | None:
+    if family == "dynamic":
+        return DYNAMIC_COLOR
+    return next((m.colour for m in methods() if m.name == family), None)
+
+
 def method_key(config: dict) -> str:
     """The colour family of a run: its method, or 'dynamic' for a dynamic-k_cpt run."""
     return "dynamic" if config.get("dynamic_k_cpt") else str(config.get("method", "?"))
@@ -84,10 +83,10 @@ def method_display_name(config: dict) -> str:
     method = str(config.get("method", "?"))
     label = str(config.get("label") or method)
     if config.get("dynamic_k_cpt") and label == method + DYNAMIC_SUFFIX:
-        base = METHOD_NAMES.get(method, method)
+        base = _label(method)
         return base[:-1] + ", dynamic k_cpt" if base.endswith("nets") else base + ", dynamic k_cpt"
     if label == method:
-        return METHOD_NAMES.get(method, method)
+        return _label(method)
     return label
 
 
@@ -99,7 +98,7 @@ def color_cycle(keys: list[str]) -> dict[str, str]:
     extras = iter(list(EXTRA_COLORS) + class_colors(max(len(keys), 21)))
     for key in keys:
         family = key.split("|", 1)[0]
-        color = METHOD_COLORS.get(family)
+        color = _colour(family)
         if color is None or color in used:
             color = next((c for c in extras if c not in used), "#000000")
         used.add(color)

@@ -16,7 +16,7 @@ import routegraph
 from example_helpers import EXAMPLES, ROOT, link_examples, run_commands, section, sh_blocks, spread_decisions
 from infer_helpers import assert_same_routing, mixed_force
 from routegraph.infer import dense_route
-from routegraph.train.config import METHODS
+from routegraph.methods import method_names
 
 HERE = EXAMPLES / "mlp_tabular"
 FASTER = {"--iterations": "20"}
@@ -48,7 +48,7 @@ def _readme_commands() -> list[str]:
 
 def test_the_readme_trains_every_strategy():
     trained = {line.split("--strategy ")[1].split()[0] for line in _readme_commands() if " --strategy " in line}
-    assert trained == set(METHODS)
+    assert trained == set(method_names())
 
 
 def test_the_readme_commands_run_then_route_path_only(tmp_path, monkeypatch):

@@ -1,5 +1,4 @@
 """TrainConfig bounds and booleans, checkpoint messages, --resume without a checkpoint (issue 16 QA)."""
-from dataclasses import fields
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from tiny_graphs import tiny_chain
 
 SPEC = "specs/tiny_chain.yaml"
 HUGE = 99999999999999999999999999
-BOOL_FIELDS = [f.name for f in fields(TrainConfig) if isinstance(f.default, bool)]  # oracle: the defaults' types
+BOOL_FIELDS = [n for n, f in TrainConfig.model_fields.items() if isinstance(f.default, bool)]  # oracle: the defaults' types
 
 
 @pytest.mark.parametrize("name", ["seed", "threads", "batch_size", "iterations", "log_every", "eval_every",

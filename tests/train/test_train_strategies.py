@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from routegraph.nn import build_model
-from routegraph.train.strategies import Actor, OptimisticCritic, PragmaticCritic, Static, STRATEGIES
+from routegraph.train.strategies import Actor, OptimisticCritic, PragmaticCritic, Static, strategy_from_config
 from tiny_graphs import tiny_chain
 
 
@@ -123,10 +123,15 @@ def test_static_strategy_is_plain_cross_entropy():
     assert torch.allclose(result.loss, expected, atol=1e-5)
 
 
-def test_registry_knows_every_method_and_suggests():
+def test_every_declared_method_builds_its_class_and_suggests_on_a_typo():
     from routegraph.errors import UnknownNameError
-    from routegraph.train.config import METHODS
+    from routegraph.methods import get_method, methods
+    from routegraph.train.config import TrainConfig
 
-    assert sorted(STRATEGIES.names()) == sorted(METHODS)
+    built = {m.name: strategy_from_config(TrainConfig(method=m.name)) for m in methods()}
+    assert {name: type(s) for name, s in built.items()} == {
+        "static": Static, "actor": Actor, "pragmatic_critic": PragmaticCritic, "optimistic_critic": OptimisticCritic}
+    assert all(s.name == name for name, s in built.items())
+    assert built["actor"].k_dec == 0.01 and built["pragmatic_critic"].k_ure == 0.001
     with pytest.raises(UnknownNameError, match="did you mean 'actor'"):
-        STRATEGIES.get("acter")
+        get_method("acter")

@@ -1,0 +1,20 @@
+"""Run ids and ``config.json`` contents are stable: a config built from the same settings gets the same id
+and the same JSON, byte for byte, as when ``golden/run_ids.json`` was written (before TrainConfig became a
+pydantic model). An id that changed would orphan every finished run of a sweep."""
+import json
+from pathlib import Path
+
+import pytest
+
+from routegraph.runs import run_id
+from routegraph.train.config import TrainConfig
+
+CASES = json.loads((Path(__file__).parent / "golden" / "run_ids.json").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["run_id"] + f"-{i}" for i, c in enumerate(CASES)])
+def test_settings_give_the_recorded_run_id_and_json(case):
+    config = TrainConfig.from_json(dict(case["settings"]))
+    assert json.dumps(config.to_json(), sort_keys=True) == json.dumps(case["to_json"], sort_keys=True)
+    assert run_id(config, "spec text", {"data": "synthetic"}) == case["run_id"]
+    assert TrainConfig.from_json(config.to_json()) == config  # config.json reads back as itself
