@@ -136,3 +136,11 @@ def test_budgets_and_settings_refuse_booleans_as_numbers(make_experiment):
     assert "budgets.quick.batch_size: must be a whole number (got 12.5)" in text
     err = _error(make_experiment, groups=[{"name": "a", "method": "actor", "train": {"k_dec": True}}])
     assert "groups.0.train: bad training setting: k_dec must be a finite number >= 0 (got true)" in str(err)
+
+
+def test_the_settings_a_sweep_controls_are_training_settings():
+    from routegraph.sweep.schema import BUDGET_KEYS, EXECUTOR_KEYS, STRUCTURE_KEYS
+    from routegraph.train.config import TrainConfig
+
+    controlled = [*BUDGET_KEYS, *STRUCTURE_KEYS, *EXECUTOR_KEYS]
+    assert len(set(controlled)) == len(controlled) and set(controlled) <= set(TrainConfig.model_fields)
