@@ -97,11 +97,13 @@ def test_the_trainer_refuses_another_scale_than_the_network_was_compiled_with():
 
 
 def test_a_strategy_refuses_k_cpt_settings():
-    """k_cpt is the trainer's; a strategy built with one would otherwise swallow it."""
-    with pytest.raises(ConfigError, match="k_cpt: a training setting"):
+    """k_cpt is the trainer's: a strategy takes no k_cpt setting, and none may declare one."""
+    from routegraph.methods import Method, register_method
+
+    with pytest.raises(TypeError, match="k_cpt"):
         Actor(k_cpt=1e-8)
-    with pytest.raises(ConfigError, match="dynamic_k_cpt, k_cpt_set"):
-        Actor(dynamic_k_cpt=True, k_cpt_set=(0.0,))
+    with pytest.raises(ConfigError, match="dynamic_k_cpt, k_cpt_set cannot be its own setting"):
+        register_method(Method("kc", "kc", "K nets", "h", Actor, settings=("dynamic_k_cpt", "k_cpt_set")))
 
 
 # ----------------------------------------------------------------------------- the setting

@@ -182,7 +182,7 @@ def test_the_training_setting_switches_augmentation_off():
     for bad in ["no", 0, None]:  # a string or a number is not an on/off setting
         with pytest.raises(ConfigError, match="augment must be true or false"):
             TrainConfig(augment=bad)
-    bools = [name for name, f in TrainConfig.__dataclass_fields__.items() if isinstance(f.default, bool)]
+    bools = [name for name, f in TrainConfig.model_fields.items() if isinstance(f.default, bool)]
     assert "augment" in bools and "fast" in bools
     for name in bools:
         with pytest.raises(ConfigError, match=f"{name} must be true or false"):
