@@ -81,6 +81,10 @@ NON_NEGATIVE = Bound(float, 0)
 K_CPT = NON_NEGATIVE  # cost per multiply-accumulate: finite, >= 0
 
 
+#: Numeric precisions of training and inference (routegraph.nn.precision): autocast bf16, or measured.
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
 def check_k_cpt(value, what: str = "k_cpt"):
     """A k_cpt as a float (a tensor or array of per-example values: unchanged, every value checked);
     NaN, infinity and negative values are a :class:`ConfigError`.

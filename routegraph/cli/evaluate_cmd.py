@@ -4,13 +4,15 @@ eval.json holds the run's results on its own data only; on other data (another t
 same classes, or other data options) the results are printed, and written with ``--json``."""
 from __future__ import annotations
 
-from .options import K_CPT_TYPE, add_batch_size_flag, add_data_flags, output_file, parse_key_values
+from .options import (K_CPT_TYPE, add_batch_size_flag, add_data_flags, add_precision_flag, output_file,
+                      parse_key_values, run_precision)
 
 
 def add_arguments(parser):
     parser.add_argument("run", help="run directory")
     parser.add_argument("--k-cpt", type=K_CPT_TYPE, nargs="+", help="k_cpt value(s) (default: the run's own, or its k_cpt set if dynamic)")
     add_batch_size_flag(parser, 500)
+    add_precision_flag(parser)
     add_data_flags(parser, default=None)
     parser.add_argument("--json", dest="json_out", type=output_file,
                         help="also write the evaluations as JSON to this file (the only place results on other "
@@ -31,7 +33,9 @@ def run(args) -> int:
     k_values, note = evaluation_k_cpts(config, run_.graph, args.k_cpt)
     if note:
         print(note)
-    records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size) for k in k_values]
+    precision = run_precision(args, config)
+    records = [evaluate(run_.model, task.test_images, task.test_labels, k, batch_size=args.batch_size,
+                        precision=precision) for k in k_values]
     print_table(records, config)
     if is_own_data(run_, args.data, options):
         write_evaluations(run_.path, config["run_id"], task.class_names, records)

@@ -40,6 +40,22 @@ def apply_threads_flag(args) -> None:
         apply_threads(args.threads)
 
 
+def add_precision_flag(parser) -> None:
+    """``--precision fp32|bf16|auto`` for inference (default: what the run trained in); see
+    :func:`run_precision`."""
+    from ..checks import PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="fp32 | bf16 (autocast) | auto (bf16 where measured faster here) "
+                             "(default: the precision the run trained in)")
+
+
+def run_precision(args, config: dict) -> str:
+    """``--precision``, else the precision the run's training used (config.json), else fp32."""
+    recorded = config.get("precision") or {}
+    return args.precision or (recorded.get("used") if isinstance(recorded, dict) else None) or "fp32"
+
+
 def add_batch_size_flag(parser, default: int) -> None:
     parser.add_argument("--batch-size", type=number(POSITIVE_INT), default=default,
                         help=f"images per forward pass (default: {default}; only memory and speed depend on it)")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from .options import K_CPT_TYPE, add_batch_size_flag, add_threads_flag, apply_threads_flag, output_file
+from .options import (K_CPT_TYPE, add_batch_size_flag, add_precision_flag, add_threads_flag, apply_threads_flag,
+                      output_file, run_precision)
 
 
 def add_arguments(parser):
@@ -40,6 +41,7 @@ def add_arguments(parser):
                              "(routegraph.deploy)")
     add_batch_size_flag(parser, 256)
     add_threads_flag(parser)
+    add_precision_flag(parser)
 
 
 def run(args) -> int:
@@ -52,6 +54,10 @@ def run(args) -> int:
     check_colour(source, args.colour)
     path = check_writable(args.out or default_output(source))
     output_format(path)
+    if args.runtime == "onnx" and args.precision not in (None, "fp32"):
+        from ..errors import ConfigError
+
+        raise ConfigError("--precision bf16/auto applies to --runtime torch; an export runs in fp32")
     net = _exported(args) if args.runtime == "onnx" else _trained(args)
     k_cpt, note = resolve_k_cpt(net.config, net.graph, args.k_cpt)
     if note:
@@ -82,7 +88,8 @@ def _trained(args):
         config=run_.config, graph=graph, input_shape=tuple(graph.input_shape.dims),
         class_names=class_names(run_.config, graph.num_classes), run_id=run_.config.get("run_id", run_.path.name),
         path_ops={p.classifier: p.ops for p in graph.paths},
-        predict=lambda x, k: route(run_.model, x, k, batch_size=args.batch_size))
+        predict=lambda x, k: route(run_.model, x, k, batch_size=args.batch_size,
+                                   precision=run_precision(args, run_.config)))
 
 
 def _exported(args):

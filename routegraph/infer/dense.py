@@ -18,18 +18,21 @@ from ..checks import POSITIVE_INT
 from ..errors import ConfigError
 from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
+from ..nn.precision import as_float, autocast
 from ..routing import RegionTables, inference_policy, routed_leaf
 from .executor import RoutedOutput
 
 
 @torch.no_grad()
-def dense_route(model: RoutedNetwork, x, k_cpt=None, *, batch_size: int | None = None) -> RoutedOutput:
+def dense_route(model: RoutedNetwork, x, k_cpt=None, *, batch_size: int | None = None,
+                precision: str = "fp32") -> RoutedOutput:
     """Argmax-routed outputs of ``model`` on ``x`` computed densely; see the module docstring.
 
     ``x``: [N, *input shape], a tensor or an index-based view (read ``batch_size`` rows at a
     time; None: all at once). ``k_cpt``: a number or a per-example tensor [N]; required for
     dynamic-k_cpt networks, ignored otherwise. ``ops`` are the chosen paths' ops (what path-only
-    inference spends), not what the dense pass spent. Outputs are on the CPU."""
+    inference spends), not what the dense pass spent. Outputs are on the CPU. ``precision``: fp32, or
+    bf16 (autocast; scores and logits compared in fp32 copies; :mod:`routegraph.nn.precision`)."""
     graph = model.graph
     k_cpt = k_cpt_to_route(graph, k_cpt)
     if batch_size is not None:
@@ -43,7 +46,8 @@ def dense_route(model: RoutedNetwork, x, k_cpt=None, *, batch_size: int | None =
     model.eval()
     try:
         parts = [_route_batch(model, plan, x[start:start + step].to(device=device, dtype=dtype),
-                              _batch_k(graph, k_cpt, start, step, n, device)) for start in range(0, n, step)]
+                              _batch_k(graph, k_cpt, start, step, n, device), precision)
+                 for start in range(0, n, step)]
     finally:
         model.train(was_training)
     return _assemble(graph, plan, parts)
@@ -61,9 +65,12 @@ def _batch_k(graph, k_cpt, start: int, step: int, n: int, device):
     return torch.full((min(step, n - start),), float(k_cpt), device=device)
 
 
-def _route_batch(model, plan: RegionTables, x: torch.Tensor, k):
+def _route_batch(model, plan: RegionTables, x: torch.Tensor, k, precision: str = "fp32"):
     """``(predictions, exit logits or None, decisions, leaf)`` of one batch, on the CPU."""
-    out = model(x, k)
+    with autocast(precision, x.device.type):
+        out = model(x, k)
+    if precision != "fp32":
+        out = as_float(out)
     chosen = inference_policy(out.scores)
     leaf = routed_leaf(plan, chosen).expand(len(x))  # [1] when there are no junctions
     logits = [out.logits[c] for c in plan.classifiers]

@@ -32,6 +32,7 @@ from ..checks import POSITIVE_INT
 from ..errors import ConfigError
 from ..k_cpt import k_cpt_to_route
 from ..nn.model import RoutedNetwork
+from ..nn.precision import autocast, resolve
 from .plan import ExecutionPlan, plan_for
 
 
@@ -92,7 +93,8 @@ DEFAULT_BATCH = 256
 
 
 def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[str, torch.Tensor] | None = None,
-          batch_size: int | None = DEFAULT_BATCH, plan: ExecutionPlan | None = None, **plan_options) -> RoutedOutput:
+          batch_size: int | None = DEFAULT_BATCH, plan: ExecutionPlan | None = None, precision: str = "fp32",
+          **plan_options) -> RoutedOutput:
     """Routed, path-only inference of ``model`` on ``x`` ([N, *input shape]; a tensor, or an index-based
     view such as :meth:`routegraph.data.Task.view`, read a ``batch_size`` chunk at a time).
 
@@ -101,8 +103,10 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
     int64 [N] sink per example that replaces the routers' argmax (routers
     still run, so timings stay honest; for benchmarks and tests).
     ``batch_size``: run in chunks of at most this many examples (default
-    :data:`DEFAULT_BATCH`; None: all at once). ``plan_options``: see
-    :data:`routegraph.infer.plan.DEFAULT_OPTIONS`.
+    :data:`DEFAULT_BATCH`; None: all at once). ``precision``: fp32, bf16 (the plan's BN-folded
+    weights under autocast; router scores compared, logits returned, in fp32) or auto (measured
+    once per machine, network and batch size: :mod:`routegraph.nn.precision`). ``plan_options``:
+    see :data:`routegraph.infer.plan.DEFAULT_OPTIONS`.
     """
     graph = model.graph
     k_cpt = k_cpt_to_route(graph, k_cpt)
@@ -111,10 +115,16 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
     if model.training:
         model.eval()
         try:
-            return route(model, x, k_cpt, force=force, batch_size=batch_size, plan=plan, **plan_options)
+            return route(model, x, k_cpt, force=force, batch_size=batch_size, plan=plan, precision=precision,
+                         **plan_options)
         finally:
             model.train()
     plan = plan or plan_for(model, **plan_options)
+    if precision not in ("fp32", "bf16"):  # 'auto': time the first chunk both ways
+        chunk = x[:batch_size or len(x)]
+        k = k_cpt[:len(chunk)] if torch.is_tensor(k_cpt) and k_cpt.dim() > 0 else k_cpt
+        precision = resolve(precision, model, len(chunk), lambda p: route(model, chunk, k, batch_size=None, plan=plan,
+                                                                          precision=p), "route")
     expected = tuple(graph.input_shape.dims)
     if x.dim() != len(expected) + 1 or tuple(x.shape[1:]) != expected:
         raise ConfigError(f"input of shape {tuple(x.shape)}; network {graph.name!r} expects [N, {', '.join(map(str, expected))}]")
@@ -124,10 +134,15 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
         for start in range(0, n, batch_size):
             k = k_cpt[start:start + batch_size] if torch.is_tensor(k_cpt) and k_cpt.dim() > 0 and len(k_cpt) == n else k_cpt
             f = None if force is None else {j: d[start:start + batch_size] for j, d in force.items()}
-            parts.append(route(model, x[start:start + batch_size], k, force=f, batch_size=None, plan=plan))
+            parts.append(route(model, x[start:start + batch_size], k, force=f, batch_size=None, plan=plan,
+                               precision=precision))
         return _concat(parts)
-    with torch.inference_mode():
-        return _execute(plan, x.to(device=plan.device, dtype=plan.dtype), k_cpt, force)
+    with torch.inference_mode(), autocast(precision, plan.device.type):
+        out = _execute(plan, x.to(device=plan.device, dtype=plan.dtype), k_cpt, force)
+    if precision != "fp32" and out.logits is not None:
+        out.logits = out.logits.float()
+    return out
+
 
 
 def _execute(plan: ExecutionPlan, x: torch.Tensor, k_cpt, force) -> RoutedOutput:

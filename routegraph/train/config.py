@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origi
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, Bound
+from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PRECISIONS, SEED, THREADS, Bound
 from ..errors import ConfigError, got
 from ..k_cpt import K_CPT_INPUT_SCALE
 from ..methods import get_method, method_names
@@ -118,6 +118,9 @@ class TrainConfig(BaseModel):
         "torch CPU threads (0: torch's choice, one per core)"))
     device: str = Field("auto", **_help(
         "auto (a CUDA GPU if there is one, else the CPU) | cpu | cuda | cuda:N"))
+    precision: Literal[PRECISIONS] = Field("fp32", **_help(  # type: ignore[valid-type]
+        "fp32 | bf16 (autocast; losses, routing and BN statistics in fp32) | auto (bf16 where measured faster on "
+        "this machine; never without native bf16) (docs/training.md)"))
     fast: bool = Field(True, **_help("fast mode (same results as plain mode)"))
     cuda_graph: bool = Field(True, **_help(
         "on a GPU, capture the training step once as a CUDA graph and replay it (same results; one process only)"))
@@ -235,7 +238,7 @@ def _problems(data: dict) -> list[str]:
     method = get_method(v["method"]) if v["method"] in names else None
     if method is None:
         problems.append(_choices("method", v["method"], names, one_of=True))
-    for name in ("schedule", "error"):
+    for name in ("schedule", "error", "precision"):
         problem = _choices(name, v[name], get_args(fields[name].annotation))
         if problem:
             problems.append(problem)

@@ -17,6 +17,7 @@ from ..checks import POSITIVE_INT, check_k_cpt
 from ..graph.layering import classifier_layers
 from ..infer.dense import dense_route
 from ..nn.model import RoutedNetwork
+from ..nn.precision import check_precision, resolve
 from ..routing import RegionTables, path_ops
 from .fast import heap_untuned
 
@@ -62,13 +63,20 @@ def summarize(graph, predictions, leaves, decisions, labels, k_cpt, num_classes:
 
 
 def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: int = 500, split: str = "test",
-             num_classes: int | None = None) -> dict:
+             num_classes: int | None = None, precision: str = "fp32") -> dict:
     """Evaluate ``model`` with the inference policy; see the module docstring. ``images``: a tensor,
-    or an index-based view (:meth:`routegraph.data.Task.view`), read ``batch_size`` at a time."""
+    or an index-based view (:meth:`routegraph.data.Task.view`), read ``batch_size`` at a time.
+    ``precision``: fp32 or bf16 (:mod:`routegraph.nn.precision`); the record says which."""
     if k_cpt is not None:
         k_cpt = check_k_cpt(k_cpt)
     POSITIVE_INT.check(batch_size, "batch_size")
+    check_precision(precision)
+    if precision not in ("fp32", "bf16"):  # 'auto': time the first batch both ways
+        first = images[:batch_size]
+        precision = resolve(precision, model, len(first),
+                            lambda p: dense_route(model, first, k_cpt, precision=p), "evaluate")
     with heap_untuned():  # many batches would otherwise fragment the training's untrimmed heap
-        out = dense_route(model, images, k_cpt, batch_size=batch_size)
+        out = dense_route(model, images, k_cpt, batch_size=batch_size, precision=precision)
     classes = num_classes or model.graph.num_classes
-    return summarize(model.graph, out.predictions, out.exit, out.decisions, labels.long(), k_cpt, classes, split)
+    record = summarize(model.graph, out.predictions, out.exit, out.decisions, labels.long(), k_cpt, classes, split)
+    return record if precision == "fp32" else {**record, "precision": precision}

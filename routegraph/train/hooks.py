@@ -96,7 +96,8 @@ class PeriodicEvaluation(Hook):
             from .evaluate import evaluate
 
             started = time.perf_counter()
-            record = evaluate(trainer.model, self.images, self.labels, self.k_cpt, split="validation")
+            record = evaluate(trainer.model, self.images, self.labels, self.k_cpt, split="validation",
+                              precision=trainer.precision)
             record["seconds"] = time.perf_counter() - started
             self.history.append({"iteration": trainer.iteration, "eval": record})
             if self.logger is not None:

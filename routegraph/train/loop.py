@@ -44,6 +44,7 @@ from .cuda_graph import GraphedStep, sgd_momentum_step
 from .fast import BatchPrefetcher, enable_fast_mode, prefetch_pays, tune_malloc
 from .hooks import Hook
 from .strategies import STAT_NAMES, Strategy
+from ..nn.precision import as_float, autocast, choose, time_passes
 
 
 class Trainer:
@@ -73,6 +74,7 @@ class Trainer:
             tune_malloc()
         self.strategy.setup(model)
         self.strategy.dist = dist
+        self.precision, self.precision_reason = self._choose_precision()
         # Dense training uses every parameter, so DDP needs no unused-parameter search.
         self.forward = model
         if dist.active:
@@ -83,6 +85,31 @@ class Trainer:
         self._graphed = None
         if graphed:
             self._graphed = GraphedStep(self._dense_step, warmup=3, tensors=[*model.parameters(), *model.buffers()])
+
+    def _choose_precision(self) -> tuple[str, str]:
+        """``config.precision`` resolved: 'auto' times forward + backward of a copy of the model in
+        fp32 and bf16 on the first batch (the copy: the real model's batch-norm statistics stay put)."""
+        def measure(precision: str) -> float:
+            import copy
+
+            trial = copy.deepcopy(self.model).train()
+            images = self.stream.batch(0)[0].to(self.device)
+            k = self.k_cpt.sample(len(images), torch.Generator().manual_seed(0)) if self.k_cpt.dynamic else None
+            k = k.to(self.device) if torch.is_tensor(k) else k
+
+            def one_pass():
+                with autocast(precision, self.device.type):
+                    out = trial(images, k)
+                sum(v.float().sum() for v in out.logits.values()).backward()
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            return time_passes(one_pass, passes=2)
+
+        graph = self.model.graph
+        key = f"train|{graph.name}|{graph.total_ops}|{tuple(graph.input_shape.dims)}|{self.config.batch_size}|" \
+              f"{torch.get_num_threads()}|{self.config.fast}"
+        return choose(self.config.precision, self.device.type, measure=measure, key=key)
 
     # -- state -------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -163,7 +190,10 @@ class Trainer:
     def _dense_step(self, images, labels, k_cpt, lr, tau) -> torch.Tensor:
         """Forward, loss, backward, TALR and the SGD update, with no host sync (so that
         it can be captured in a CUDA graph); returns ``[loss, *STAT_NAMES]``."""
-        out = self.forward(images, k_cpt if self.k_cpt.dynamic else None)  # (checked: the routers read it)
+        with autocast(self.precision, self.device.type):
+            out = self.forward(images, k_cpt if self.k_cpt.dynamic else None)  # (checked: the routers read it)
+        if self.precision != "fp32":  # losses, routing probabilities, TALR and costs in fp32
+            out = as_float(out)
         result = self.strategy.loss(out, labels, k_cpt, tau)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()

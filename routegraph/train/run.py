@@ -177,10 +177,14 @@ def _train_locked(spec_path, out: Path, config: TrainConfig, dist, *, data, data
     trainer = Trainer(model, strategy_from_config(config), task, config=config, hooks=hooks, dist=dist)
     if state is not None:
         trainer.load_state_dict(state, checkpoint)
+    record["precision"] = {"setting": config.precision, "used": trainer.precision, "reason": trainer.precision_reason}
+    if dist.is_main:
+        write_config(out, record)  # with the precision 'auto' chose (it is measured on the built trainer)
     trainer.fit()
     evaluations = []
     if dist.is_main:
-        evaluations = [evaluate(model, task.test_images, task.test_labels, k) for k in trainer.k_cpt.values]
+        evaluations = [evaluate(model, task.test_images, task.test_labels, k, precision=trainer.precision)
+                       for k in trainer.k_cpt.values]
         write_evaluations(out, record["run_id"], task.class_names, evaluations)
     dist.barrier()
     return RunResult(out, record, evaluations)
