@@ -21,7 +21,8 @@ from __future__ import annotations
 import sys
 
 from ..checks import NON_NEGATIVE_INT, POSITIVE, Bound
-from .options import add_batch_size_flag, add_threads_flag, apply_threads_flag, number, output_file
+from .options import (add_batch_size_flag, add_precision_flag, add_threads_flag, apply_threads_flag, number,
+                      output_file, run_precision)
 
 
 def add_arguments(parser):
@@ -41,6 +42,7 @@ def add_arguments(parser):
     add_batch_size_flag(parser, 500)
     parser.add_argument("--json", dest="json_out", type=output_file, help="also write the result as JSON to this file")
     add_threads_flag(parser)
+    add_precision_flag(parser)
 
 
 def run(args) -> int:
@@ -49,9 +51,13 @@ def run(args) -> int:
     from .options import parse_key_values
 
     apply_threads_flag(args)
-    found = calibrate_saved_run(args.run, args.budget_ops, data=args.data, data_dir=args.data_dir,
+    from ..train.rundir import load_run
+
+    run_ = load_run(args.run)
+    found = calibrate_saved_run(run_, args.budget_ops, data=args.data, data_dir=args.data_dir,
                                 data_options=parse_key_values(args.data_option, "--data-option"), limit=args.limit,
-                                seed=args.seed, on_test_split=args.on_test_split, batch_size=args.batch_size)
+                                seed=args.seed, on_test_split=args.on_test_split, batch_size=args.batch_size,
+                                precision=run_precision(args, run_.config))
     config, result = found.run.config, found.result
     if not found.held_out:
         print(f"warning: calibrating run {config.get('run_id')} on its test split (--on-test-split): the result is "

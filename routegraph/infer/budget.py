@@ -42,7 +42,8 @@ class RunCalibration:
 
 def calibrate_saved_run(run, budget_ops: float, *, data: str | None = None, data_dir=None,
                         data_options: dict | None = None, limit: int | None = None, seed: int = 0,
-                        on_test_split: bool = False, batch_size: int = 500) -> RunCalibration:
+                        on_test_split: bool = False, batch_size: int = 500,
+                        precision: str = "fp32") -> RunCalibration:
     """Pick the k_cpt at which saved run ``run`` (a run directory, or a loaded run) meets
     ``budget_ops`` mean multiply-accumulates per image, and verify it path-only.
 
@@ -65,12 +66,13 @@ def calibrate_saved_run(run, budget_ops: float, *, data: str | None = None, data
     cal, ver = split_halves(len(images), seed, limit)
     if model.graph.k_cpt_input:
         result = calibrate_run(model, images[cal], labels[cal], budget_ops, config.get("k_cpt_set") or K_CPT_SET,
-                               batch_size=batch_size, verify_on=(images[ver], labels[ver]))
+                               batch_size=batch_size, verify_on=(images[ver], labels[ver]), precision=precision)
     else:
         import torch
 
         every = torch.cat([cal, ver])
-        result = calibrate_run(model, images[every], labels[every], budget_ops, (), batch_size=batch_size)
+        result = calibrate_run(model, images[every], labels[every], budget_ops, (), batch_size=batch_size,
+                               precision=precision)
     return RunCalibration(result, run, task.name, split, validation_record(task, split))
 
 

@@ -33,6 +33,7 @@ import torch
 from ..checks import POSITIVE, POSITIVE_INT, check_k_cpt
 from ..errors import ConfigError
 from ..nn.model import RoutedNetwork
+from ..nn.precision import autocast, resolve
 from .plan import ExecutionPlan, plan_for
 
 
@@ -47,8 +48,10 @@ class RouterTable:
 
 
 @torch.inference_mode()
-def router_table(model: RoutedNetwork, images: torch.Tensor, batch_size: int = 500) -> RouterTable:
-    """Evaluate every node densely on ``images`` and keep the routers' inputs and all logits."""
+def router_table(model: RoutedNetwork, images: torch.Tensor, batch_size: int = 500,
+                 precision: str = "fp32") -> RouterTable:
+    """Evaluate every node densely on ``images`` (in ``precision``: fp32 or bf16) and keep the routers'
+    inputs and all logits (in fp32: the routers then run on them in fp32)."""
     was_training = model.training
     model.eval()
     try:
@@ -59,13 +62,14 @@ def router_table(model: RoutedNetwork, images: torch.Tensor, batch_size: int = 5
         for start in range(0, len(images), batch_size):
             x = images[start:start + batch_size].to(device=plan.device, dtype=plan.dtype)
             values = {graph.input_name: x}
-            for region in plan.regions:  # parents before children: every input is ready
-                for fn, ins, out, _ in region.steps:  # no releases: sibling regions share inputs
-                    values[out] = fn(*[values[i] for i in ins])
-                if region.junction >= 0:
-                    inputs[region.junction].append(values[region.reads])
-                else:
-                    logits[region.leaf].append(values[region.output])
+            with autocast(precision, plan.device.type):
+                for region in plan.regions:  # parents before children: every input is ready
+                    for fn, ins, out, _ in region.steps:  # no releases: sibling regions share inputs
+                        values[out] = fn(*[values[i] for i in ins])
+                    if region.junction >= 0:
+                        inputs[region.junction].append(_float(values[region.reads]))
+                    else:
+                        logits[region.leaf].append(values[region.output].float())
         cat = lambda xs: torch.cat(xs) if not isinstance(xs[0], tuple) else tuple(torch.cat(t) for t in zip(*xs))  # noqa: E731
         return RouterTable(plan, {j: cat(v) for j, v in inputs.items() if v}, [torch.cat(v) for v in logits if v]
                            if len(images) else [], len(images))
@@ -218,8 +222,14 @@ class BudgetResult:
         return data
 
 
+def _float(value):
+    """A router input (a tensor, or a tuple of them for multi-input routers) in fp32."""
+    return tuple(v.float() for v in value) if isinstance(value, tuple) else value.float()
+
+
 def calibrate_run(model: RoutedNetwork, images: torch.Tensor, labels: torch.Tensor | None, budget_ops: float,
-                  k_set, *, batch_size: int = 500, verify_on: tuple | None = None) -> BudgetResult:
+                  k_set, *, batch_size: int = 500, verify_on: tuple | None = None,
+                  precision: str = "fp32") -> BudgetResult:
     """Pick k_cpt for ``budget_ops`` on ``images`` and verify it path-only on ``verify_on = (images, labels)``.
 
     A fixed-k_cpt network cannot be calibrated: its op count on ``images`` is
@@ -233,18 +243,20 @@ def calibrate_run(model: RoutedNetwork, images: torch.Tensor, labels: torch.Tens
     full = max(p.ops for p in graph.paths)
     start = time.perf_counter()
     if not graph.k_cpt_input:
-        out = route(model, images, batch_size=batch_size)
+        out = route(model, images, batch_size=batch_size, precision=precision)
         return BudgetResult(budget_ops, full, False, None, out.mean_ops <= budget_ops, out.mean_ops,
                             _accuracy(out.predictions, labels), len(images), time.perf_counter() - start)
     if verify_on is None:
         raise ConfigError("calibrate_run: pass verify_on=(images, labels) held out from the calibration images")
-    found = calibrate(router_table(model, images, batch_size=batch_size), labels, budget_ops, k_set)
+    precision = resolve(precision, model, min(batch_size, len(images)), lambda p: router_table(
+        model, images[:batch_size], batch_size=batch_size, precision=p), "calibrate")
+    found = calibrate(router_table(model, images, batch_size=batch_size, precision=precision), labels, budget_ops, k_set)
     seconds = time.perf_counter() - start
     result = BudgetResult(budget_ops, full, True, found.k_cpt, found.met, found.mean_ops, found.accuracy,
                           len(images), seconds, calibration=found)
     if found.met:
         ver_images, ver_labels = verify_on
-        check = route(model, ver_images, found.k_cpt, batch_size=batch_size)
+        check = route(model, ver_images, found.k_cpt, batch_size=batch_size, precision=precision)
         result.verification = Verification(len(ver_images), check.mean_ops, _accuracy(check.predictions, ver_labels),
                                            check.mean_ops <= budget_ops)
         result.met = result.verification.met

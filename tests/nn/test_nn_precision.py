@@ -21,7 +21,7 @@ from routegraph.nn import build_model  # noqa: E402
 from routegraph.nn import precision as P  # noqa: E402
 from routegraph.train import TrainConfig, Trainer, strategy_from_config  # noqa: E402
 from routegraph.train.evaluate import evaluate  # noqa: E402
-from tiny_graphs import model_that_routes, tiny_chain  # noqa: E402
+from tiny_graphs import model_that_routes  # noqa: E402
 
 
 class ConvDtypes(TorchDispatchMode):
@@ -65,6 +65,17 @@ def test_forced_routes_and_ops_are_exact_in_bf16_and_logits_near_fp32(model):
     assert 0 < relative < 0.05, relative
 
 
+def test_a_dynamic_k_cpt_network_routes_in_bf16():
+    from infer_helpers import k_sensitive
+
+    model = k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1)
+    x = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    for k in (0.0, 6.4e-8):  # k_sensitive's routers exit at sink 0 only for large k_cpt, by construction
+        full, half = route(model, x, k, precision="bf16"), route(model, x, k)
+        assert torch.equal(full.exit, half.exit)
+    assert not torch.equal(route(model, x, 0.0, precision="bf16").exit, route(model, x, 6.4e-8, precision="bf16").exit)
+
+
 def test_dense_bf16_is_what_evaluate_reports(model):
     x = torch.rand(32, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     labels = torch.randint(10, (32,), generator=torch.Generator().manual_seed(3))
@@ -76,15 +87,19 @@ def test_dense_bf16_is_what_evaluate_reports(model):
         evaluate(model, x, labels, precision="fp16")
 
 
-def test_a_bf16_training_step_keeps_losses_statistics_and_weights_in_fp32():
-    graph = tiny_chain()
+@pytest.mark.parametrize("fast, dynamic", [(False, False), (True, False), (True, True)])
+def test_a_bf16_training_step_keeps_losses_statistics_and_weights_in_fp32(fast, dynamic):
+    from routegraph.graph import compile_spec
+    from tiny_graphs import tiny_chain_spec
+
+    graph = compile_spec(tiny_chain_spec(), k_cpt_input=dynamic)
     model = model_that_routes(graph)
     from routegraph.data.task import Task
 
     g = torch.Generator().manual_seed(0)
     task = Task.from_arrays(torch.rand(64, 3, 8, 8, generator=g), torch.randint(4, (64,), generator=g),
                             torch.rand(16, 3, 8, 8, generator=g), torch.randint(4, (16,), generator=g))
-    config = TrainConfig(k_cpt=1e-6, iterations=2, batch_size=16, precision="bf16", fast=False)
+    config = TrainConfig(k_cpt=1e-6, iterations=2, batch_size=16, precision="bf16", fast=fast, dynamic_k_cpt=dynamic)
     trainer = Trainer(model, strategy_from_config(config), task, config=config)
     assert (trainer.precision, trainer.precision_reason) == ("bf16", "asked for")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -139,3 +154,33 @@ def test_a_run_records_the_precision_it_trained_in(tmp_path):
     assert run_id(config, "s", {}) != run_id(config.with_(precision="fp32"), "s", {})  # bf16 is its own run
     with pytest.raises(ConfigError, match="precision must be fp32, bf16 or auto, got 'fp16'"):
         TrainConfig(precision="fp16")
+
+
+def test_calibrate_runs_its_dense_table_in_bf16():
+    from infer_helpers import k_sensitive
+    from routegraph.infer.calibrate import calibrate_run
+
+    model = k_sensitive(build_model(tiny_chain_graph(k_cpt_input=True)), seed=1)
+    g = torch.Generator().manual_seed(6)
+    x, labels = torch.rand(32, 3, 32, 32, generator=g), torch.randint(10, (32,), generator=g)
+    full = max(p.ops for p in model.graph.paths)
+    with ConvDtypes() as spy:
+        result = calibrate_run(model, x[:16], labels[:16], 0.9 * full, (0.0, 1e-8, 6.4e-8), verify_on=(x[16:], labels[16:]),
+                               precision="bf16")
+    assert torch.bfloat16 in spy.seen and result.k_cpt is not None  # the table in bf16; its routers read it in fp32
+
+
+def test_the_cli_evaluates_in_bf16_and_refuses_it_for_an_export(tmp_path, capsys):
+    from infer_helpers import write_run
+    from routegraph.cli.main import main
+
+    run = write_run(tmp_path / "run", randomize(build_model(tiny_chain_graph()), seed=2), dynamic=False, k_cpt=1e-8)
+    assert main(["evaluate", str(run), "--precision", "bf16"]) == 0
+    assert [e.get("precision") for e in json.loads((run / "eval.json").read_text())["evaluations"]] == ["bf16"]
+    np = pytest.importorskip("numpy")
+    images = tmp_path / "x.npy"
+    np.save(images, np.zeros((2, 3, 32, 32), dtype=np.float32))
+    capsys.readouterr()
+    assert main(["predict", str(run), str(images), "--runtime", "onnx", "--precision", "bf16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "applies to --runtime torch" in err
