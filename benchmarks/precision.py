@@ -110,8 +110,9 @@ def section_flips(runs: list[str], threads: int) -> list[dict]:
         run = load_run(path)
         config = run.config
         task = load_task(config["data"], **config.get("data_options", {}))
-        n = min(N_FLIPS, len(task.test_images))
-        x, labels = task.test_images[:n].float(), task.test_labels[:n]
+        n = min(N_FLIPS, len(task.test_images))  # a fixed random sample: some test sets are sorted by kind
+        pick = torch.randperm(len(task.test_images), generator=torch.Generator().manual_seed(0))[:n]
+        x, labels = task.test_images[pick].float(), task.test_labels[pick]
         k = config.get("k_cpt")
         a, b = route(run.model, x, k, precision="fp32"), route(run.model, x, k, precision="bf16")
         rows.append({"run": str(path), "run_id": config.get("run_id"), "trained_in": (config.get("precision") or {})
@@ -138,6 +139,15 @@ def render(results: dict) -> str:
             cells = [f"{r['seconds'][k] * 1e3:.0f} ms ({r['vs_plain'][k]:.2f}x)" for k in
                      ("plain eager fp32", "fast fp32", "fast bf16", "convolutions fp32", "convolutions bf16")]
             lines.append(f"| {t} | {name} | " + " | ".join(cells) + " |")
+    rows = [(t, name, r["vs_plain"]["fast bf16"]) for t, sections in results["training"].items()
+            for name, r in sections.items()]
+    met = [f"{name} at {t} thread(s)" for t, name, v in rows if v >= 2.0]
+    lines += ["", f"Issue 23's goal, fast mode at least 2x plain eager on a CPU with native bf16: "
+              + (f"met for {', '.join(met)}." if len(met) == len(rows) else
+                 f"not met here (fast bf16 {min(v for *_, v in rows):.2f}-{max(v for *_, v in rows):.2f}x). "
+                 "The convolutions alone in bf16 would allow more; the rest of the step (batch norm, ReLU, pooling, "
+                 "the routers, the loss, the update and autocast's casts) is what is left, and it is not yet broken "
+                 "down or fused (issue 23, item 4).")]
     lines += ["", "Routed inference through `route()`, batch 256, forced exits at 1/3 of the full ops "
               "(ideal: full ops / mean ops):", "",
               "| threads | static fp32 µs/img | static bf16 | routed fp32 | routed bf16 | ideal | "
@@ -149,7 +159,8 @@ def render(results: dict) -> str:
                      f"{us['routed bf16']:.0f} | {r['ideal']:.2f} | {r['routed fp32 vs static fp32']['ratio']:.2f} | "
                      f"{r['routed bf16 vs static bf16']['ratio']:.2f} | {r['routed bf16 vs static fp32']['ratio']:.2f} |")
     if results.get("flips"):
-        lines += ["", "Decision flips: the same trained weights routed in fp32 and in bf16, on test images:", "",
+        lines += ["", "Decision flips: the same trained weights routed in fp32 and in bf16, on a fixed random sample "
+                  "of test images:", "",
                   "| run | trained in | images | exits that differ | predictions that differ | error fp32 | "
                   "error bf16 | mean ops fp32 | mean ops bf16 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["flips"]:

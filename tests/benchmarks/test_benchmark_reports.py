@@ -16,6 +16,7 @@ SAVED = [  # (module with render, saved results, docs heading, docs page)
     ("device", "gpu-h200.json", "## On a GPU", "benchmarks.md"),
     ("transformer_inference", "transformer-inference.json", "## Routed transformer inference", "benchmarks.md"),
     ("serve_load", "serve-load.json", "## Under load", "serving.md"),
+    ("precision", "precision.json", "## bf16 precision", "benchmarks.md"),
 ]
 
 
