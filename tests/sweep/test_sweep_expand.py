@@ -165,3 +165,11 @@ def test_an_experiment_may_name_the_user_s_data(make_experiment, tmp_path, schem
     runs = expand(load_experiment(make_experiment(data=f"{scheme}:{path}", data_options={})), "test").runs
     assert runs and all(run.data == f"{scheme}:{path}" for run in runs)
     assert all(run.overrides["num_classes"] == 3 for run in runs)  # the spec's 10 follows the data's 3 classes
+
+
+def test_a_sweep_carries_the_precision_into_every_run_and_its_id(make_experiment):
+    plain = expand(load_experiment(make_experiment()), "test").runs
+    half = expand(load_experiment(make_experiment(train={"precision": "bf16"})), "test").runs
+    assert half and all(run.config().precision == "bf16" for run in half)
+    assert all(run.config().precision == "fp32" for run in plain)
+    assert not {run.id for run in plain} & {run.id for run in half}  # bf16 runs are other runs
