@@ -64,6 +64,40 @@ def section_training(threads: int, rounds: int, steps: int) -> dict:
     return out
 
 
+#: Profiler op name -> the part of the step it belongs to (the rest is "other").
+CATEGORIES = {"convolution": ("convolution_backward", "mkldnn_convolution", "convolution", "_convolution"),
+              "batch norm": ("native_batch_norm", "native_batch_norm_backward", "batch_norm"),
+              "max pool": ("max_pool2d_with_indices", "max_pool2d_with_indices_backward"),
+              "ReLU": ("threshold_backward", "relu_", "relu", "clamp_min_", "clamp_min"),
+              "copies and casts": ("copy_", "_to_copy", "to", "contiguous", "clone")}
+
+
+def section_breakdown(steps: int = 3) -> dict:
+    """Where one fast-mode training step of the static chain spends its time, per part, in fp32 and
+    bf16 (torch.profiler, self CPU time per op, 1 thread)."""
+    from routegraph.data import load_task
+    from train_step import fit_runner, load_graphs, routegraph_trainer
+
+    torch.set_num_threads(1)
+    graphs, task = load_graphs(), load_task("synthetic", n_train=2000, n_test=200)
+    out = {}
+    for precision in ("fp32", "bf16"):
+        run = fit_runner(routegraph_trainer(graphs["static"], "static", task, fast=True, precision=precision), steps)
+        run()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            run()
+        parts = dict.fromkeys(list(CATEGORIES) + ["other"], 0.0)
+        for event in prof.key_averages():
+            name = event.key.split("::")[-1]
+            if not event.key.startswith("aten::"):
+                continue
+            part = next((c for c, names in CATEGORIES.items() if name in names), "other")
+            parts[part] += event.self_cpu_time_total / 1e3 / steps  # ms per step
+        out[precision] = parts
+        print(f"  breakdown {precision}: " + ", ".join(f"{k} {v:.0f} ms" for k, v in parts.items()), flush=True)
+    return out
+
+
 def section_inference(threads: int, rounds: int, batch: int = 256) -> dict:
     from forced_exits import exit_mix, force_for, models
     from routegraph.infer import route
@@ -146,8 +180,17 @@ def render(results: dict) -> str:
               + (f"met for {', '.join(met)}." if len(met) == len(rows) else
                  f"not met here (fast bf16 {min(v for *_, v in rows):.2f}-{max(v for *_, v in rows):.2f}x). "
                  "The convolutions alone in bf16 would allow more; the rest of the step (batch norm, ReLU, pooling, "
-                 "the routers, the loss, the update and autocast's casts) is what is left, and it is not yet broken "
-                 "down or fused (issue 23, item 4).")]
+                 "the routers, the loss, the update and autocast's casts) is what is left: broken down below, not yet "
+                 "fused (issue 23, item 4). Single runs of this table vary by about 10 % on this shared machine.")]
+    if results.get("breakdown"):
+        b = results["breakdown"]
+        parts = list(b["fp32"])
+        lines += ["", "Where a fast-mode training step goes (static chain, batch 128, 1 thread; torch.profiler, "
+                  "self CPU time of the aten ops, ms per step):", "",
+                  "| precision | " + " | ".join(parts) + " | total |", "|---|" + "---:|" * (len(parts) + 1)]
+        for precision, row in b.items():
+            lines.append(f"| {precision} | " + " | ".join(f"{row[p]:.0f}" for p in parts)
+                         + f" | {sum(row.values()):.0f} |")
     lines += ["", "Routed inference through `route()`, batch 256, forced exits at 1/3 of the full ops "
               "(ideal: full ops / mean ops):", "",
               "| threads | static fp32 µs/img | static bf16 | routed fp32 | routed bf16 | ideal | "
@@ -188,6 +231,7 @@ def main(argv=None) -> int:
         print(f"{t} thread(s)")
         results["training"][str(t)] = section_training(t, rounds, steps)
         results["inference"][str(t)] = section_inference(t, 3 * rounds)
+    results["breakdown"] = section_breakdown()
     results["flips"] = section_flips(args.runs, max(args.threads))
     if not args.no_docs:
         save_results(HERE.parent / "docs" / "benchmark-results" / "precision.json", results)
