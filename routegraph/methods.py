@@ -183,6 +183,18 @@ def method_names() -> tuple[str, ...]:
     return tuple(m.name for m in methods())
 
 
+def is_fixed_path(name: str) -> bool:
+    """Whether the method called ``name`` trains one fixed path (a static baseline); False for a name
+    not registered here (a run of a strategy whose plugin is not installed).
+
+    >>> is_fixed_path("static"), is_fixed_path("actor"), is_fixed_path("someone_elses")
+    (True, False, False)
+    """
+    _ensure_loaded()
+    method = _METHODS.get(name) if isinstance(name, str) else None
+    return bool(method and method.fixed_path)
+
+
 def get_method(name: str) -> Method:
     """The method called ``name``, or an :class:`~routegraph.errors.UnknownNameError` with a suggestion."""
     _ensure_loaded()

@@ -192,3 +192,28 @@ def test_common_settings_are_the_base_class_signature():
     from routegraph.train.strategies import Strategy
 
     assert tuple(inspect.signature(Strategy.__init__).parameters)[1:] == COMMON_SETTINGS
+
+
+def test_a_fixed_path_user_strategy_is_a_static_baseline_everywhere(tmp_path):
+    from routegraph.methods import is_fixed_path
+    from routegraph.sweep import expand
+    from routegraph.sweep.schema import load_experiment
+    from routegraph.train.strategies import Static
+
+    (tmp_path / "budgets.yaml").write_text("kind: budgets\nbudgets: {tiny: {iterations: 10, schedule: small, "
+                                           "deviation: a test}}\n")
+    (tmp_path / "e.yaml").write_text(dedent(f"""\
+        kind: experiment
+        name: e
+        spec: {ROOT / 'specs' / 'tiny_chain.yaml'}
+        data: synthetic
+        budgets: budgets.yaml
+        groups:
+          - {{name: g, method: my_static, static_exits: [1, 2]}}
+        """))
+    with registered(Method("my_static", "ms", "My static nets", "h", Static, fixed_path=True)):
+        assert is_fixed_path("my_static") and not is_fixed_path("actor")
+        runs = expand(load_experiment(tmp_path / "e.yaml"), "tiny").runs
+        assert [(r.kind, r.static_exit) for r in runs] == [("static", "1"), ("static", "2")]
+        assert all(r.config().static_classifier in ("1", "2") for r in runs)
+    assert not is_fixed_path("my_static")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..checks import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT
+from ..methods import is_fixed_path
 from .options import number, output_folder
 
 
@@ -147,7 +148,7 @@ def _print_listing(exp) -> None:
           f"tier k_cpt {', '.join(f'{k:g}' for k in model.tier_k_cpt)}")
     print("  groups:")
     for g in model.groups:
-        what = (f"static exits {','.join(map(str, g.static_exits or []))}" if g.method == "static" else
+        what = (f"static exits {','.join(map(str, g.static_exits or []))}" if is_fixed_path(g.method) else
                 "dynamic k_cpt" if g.dynamic_k_cpt else
                 f"{len(g.k_cpt) if g.k_cpt is not None else len(model.k_cpt_set)} k_cpt values"
                 + (f" / {g.k_cpt_divisor:g}" if g.k_cpt_divisor != 1 else ""))

@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 
 from ..checks import check_k_cpt
 from ..errors import ConfigError, did_you_mean
+from ..methods import is_fixed_path
 from .budgets import Budget, get_budget
 from .schema import Experiment, GroupModel
 
@@ -58,14 +59,14 @@ class RunSpec:
 
     @property
     def kind(self) -> str:
-        return "static" if self.method == "static" else ("dynamic" if self.train.get("dynamic_k_cpt") else "routed")
+        return "static" if is_fixed_path(self.method) else ("dynamic" if self.train.get("dynamic_k_cpt") else "routed")
 
     @property
     def spec_name(self) -> str:
         return Path(self.spec).stem
 
     def describe(self) -> str:
-        if self.method == "static":
+        if is_fixed_path(self.method):
             return f"{self.group} exit {self.static_exit}"
         if self.k_cpt is None:
             return f"{self.group} (dynamic k_cpt)"
@@ -120,7 +121,7 @@ def _wanted_exits(exits: Sequence[int | str] | str | None, groups: Sequence[Grou
         return None
     parts = exits.replace(" ", "").split(",") if isinstance(exits, str) else [str(e) for e in exits]
     wanted = [p for p in parts if p]
-    known = list(dict.fromkeys(str(e) for g in groups if g.method == "static" for e in g.static_exits or []))
+    known = list(dict.fromkeys(str(e) for g in groups if is_fixed_path(g.method) for e in g.static_exits or []))
     if not known:
         raise ConfigError("--exits selects static baselines, but the selection has no static group")
     for exit_ in wanted:
@@ -196,7 +197,7 @@ def expand(experiment: Experiment, budget: str | Budget, *, only: Iterable[str] 
         common = dict(experiment=model.name, group=group.name, label=_label(group), tier=group.tier,
                       method=group.method, spec=_display_path(spec_file, cwd), spec_text=spec_text,
                       overrides=overrides, data=data, data_options=data_options, resources=resources)
-        if group.method == "static":
+        if is_fixed_path(group.method):
             for exit_ in group.static_exits or []:
                 if wanted_exits is not None and str(exit_) not in wanted_exits:
                     continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..errors import ConfigError
+from ..methods import is_fixed_path
 from .estimate import StepCost, format_duration, gpu_table_note, step_costs
 from .executors import LocalExecutor, available_cores
 from .expand import Plan, RunSpec, expand
@@ -252,7 +253,7 @@ def _header(plan: Plan, out: Path, executor) -> dict:
 def _entry(run: RunSpec, state: RunState, out: Path) -> dict:
     entry = {"id": run.id, "path": run.id, "status": state.status, "selected": True, "group": run.group,
              "label": run.label, "tier": run.tier, "method": run.method, "k_cpt": run.k_cpt,
-             "static_exit": run.static_exit, "dynamic_k_cpt": run.k_cpt is None and run.method != "static",
+             "static_exit": run.static_exit, "dynamic_k_cpt": run.k_cpt is None and not is_fixed_path(run.method),
              "spec": run.spec, "overrides": run.overrides, "data": run.data,
              "iteration": state.iteration, "iterations": run.iterations}
     if state.error_rate is not None:

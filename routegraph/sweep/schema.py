@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from ..checks import K_CPT
 from ..errors import ConfigError, ExperimentError, Problem, did_you_mean
-from ..methods import method_names
+from ..methods import is_fixed_path, method_names
 from ..train.config import K_CPT_SET, TrainConfig
 from ..spec.schema import Bool, Float, Int, spec_float, spec_int
 from ..located.tree import plain
@@ -219,7 +219,7 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
 
 def _check_group(group: GroupModel, where: tuple, problem) -> None:
     fields_set = group.model_fields_set
-    if group.method == "static":
+    if is_fixed_path(group.method):
         if not group.static_exits:
             problem("a static group needs 'static_exits' (the classifiers its baselines end at, "
                     "e.g. [1, 2, 3, 4, 5, 6, 7, 8])", where, key=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..methods import is_fixed_path
 from .layout import fit_axes_row, legend_columns
 from .render import new_figure, save_figure
 from .runs import NoRunsError, RunInfo
@@ -77,7 +78,7 @@ def accuracy_efficiency_curves(runs: list[RunInfo]) -> list[Curve]:
                if len({json.dumps(c[part], sort_keys=True, default=str) for c in contexts}) > 1}
     curves: dict[str, Curve] = {}
     for run in usable:
-        kind = "dynamic" if run.dynamic else ("static" if run.method == "static" else "routed")
+        kind = "dynamic" if run.dynamic else ("static" if is_fixed_path(run.method) else "routed")
         key = f"{method_key(run.config)}|{run.label}|{_context_key(run)}"
         if kind == "dynamic":
             key += f"|{run.path}"

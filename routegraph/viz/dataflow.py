@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..graph.compiled import CompiledGraph
 from ..graph.layering import classifier_layers, has_static_layer
+from ..methods import is_fixed_path
 from .geometry import Glyph, check_variant, dataflow_glyphs, tree_layout
 from .layout import fit_axes_row, legend_columns
 from .render import new_figure
@@ -50,7 +51,7 @@ def dataflow_rows(runs: list[RunInfo], k_cpt: float | None = None) -> list[Dataf
         if not records:
             skipped.append(run.name)
             continue
-        offset = _static_offset(run, runs) if run.method == "static" else 0
+        offset = _static_offset(run, runs) if is_fixed_path(run.method) else 0
         for record in records:
             k = record.get("k_cpt", run.k_cpt)
             rows.append(DataflowRow(run.graph, record, None if k is None else float(k), method_display_name(run.config),
@@ -74,7 +75,7 @@ def _static_offset(run: RunInfo, runs: list[RunInfo]) -> int:
     own = classifier_layers(run.graph)[classifier]
     nodes = {n.name for n in run.graph.nodes}
     for other in runs:
-        if other.method == "static" or other.context()["spec"] != run.context()["spec"] or not other.evaluations:
+        if is_fixed_path(other.method) or other.context()["spec"] != run.context()["spec"] or not other.evaluations:
             continue
         graph = other.graph
         if classifier in graph.classifiers and set(graph.path(classifier).nodes) == nodes:

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import RouteGraphError
 from ..graph.layering import classifier_layers
 from ..io import atomic_write_text
+from ..methods import is_fixed_path
 from .runs import NoRunsError, RunInfo, display_names, sort_by_k_cpt
 from .style import format_k_cpt, format_ops, method_display_name, plural
 
@@ -133,7 +134,7 @@ def _families(runs: list[RunInfo]) -> list[tuple[str, list[RunInfo]]]:
     """Routed runs that share a network (same compiled graph), for stacked dataflow rows."""
     groups: dict[str, list[RunInfo]] = {}
     for run in runs:
-        if run.method != "static" and run.evaluations:
+        if not is_fixed_path(run.method) and run.evaluations:
             groups.setdefault(_graph_key(run), []).append(run)
     out = []
     for family in groups.values():
@@ -251,7 +252,7 @@ def report_html(runs: list[RunInfo], *, title: str = "routegraph report") -> str
     """The whole report page as a string."""
     if not runs:
         raise NoRunsError("no runs to report on")
-    runs = sorted(runs, key=lambda r: (r.method != "static", r.label, r.k_cpt is None, r.k_cpt or 0.0, r.name))
+    runs = sorted(runs, key=lambda r: (not is_fixed_path(r.method), r.label, r.k_cpt is None, r.k_cpt or 0.0, r.name))
     names = display_names(runs)
     arch, anchors = _architectures(runs)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
