@@ -275,7 +275,8 @@ def _check_configs(model: ExperimentModel, file: Path, root) -> None:
     problems = []
     for i, group in enumerate(model.groups):
         try:
-            TrainConfig(**{**model.train, **group.train, "method": group.method, "iterations": 1})
+            TrainConfig(**{**model.train, **group.train, "method": group.method, "iterations": 1,
+                           "dynamic_k_cpt": group.dynamic_k_cpt})  # the group's structure, as expand() sets it
         except (ConfigError, TypeError) as exc:
             where = ("groups", i, "train") if group.train else ("train",)
             problems.append(Problem(f"bad training setting: {exc}", path=".".join(map(str, where)), file=str(file),

@@ -20,10 +20,10 @@ def experiments():
 
 # (experiment, tier) -> number of runs; None: the full sweep
 COUNTS = {
-    ("hybrid", None): 8 + 9 * 8 + 1,  # static n=1..8, 9 routed curves over the 8 k_cpt, 1 dynamic net
-    ("hybrid", 1): 8 + 4 + 1,
-    ("hybrid", 2): 8 + 4 + 1 + 8 * 4,
-    ("hybrid", 3): 45,
+    ("hybrid", None): 8 + 9 * 8 + 2,  # static n=1..8, 9 routed curves over the 8 k_cpt, 2 dynamic nets
+    ("hybrid", 1): 8 + 4 + 2,
+    ("hybrid", 2): 8 + 4 + 2 + 8 * 4,
+    ("hybrid", 3): 46,
     ("cifar2", None): 16, ("cifar2", 2): 0, ("cifar2", 3): 12,
     ("cifar10", None): 16, ("cifar10", 3): 12,
     ("cifar5", None): 16, ("cifar5", 3): 0, ("cifar5", 4): 12,
@@ -38,7 +38,7 @@ def test_run_counts(experiments, name, tier):
 
 def test_tier_groups(experiments):
     hybrid = experiments["hybrid"]
-    assert expand(hybrid, "small", tier=1).groups() == ["static", "actor", "actor_dynamic"]
+    assert expand(hybrid, "small", tier=1).groups() == ["static", "actor", "actor_dynamic", "actor_dynamic_scale1e9"]
     assert set(expand(hybrid, "small", tier=2).groups()) == set(hybrid.group_names())
 
 
@@ -49,9 +49,10 @@ def test_routed_groups_sweep_the_paper_set(experiments):
         if group == "static":
             assert [r.static_exit for r in runs] == [str(n) for n in range(1, 9)]
             assert {r.k_cpt for r in runs} == {None} and {r.train["k_cpt"] for r in runs} == {0.0}
-        elif group == "actor_dynamic":
+        elif group.startswith("actor_dynamic"):
             (run,) = runs
             assert run.k_cpt is None and run.train["dynamic_k_cpt"] and tuple(run.train["k_cpt_set"]) == K_CPT_SET
+            assert run.config().k_cpt_input_scale == (1e9 if group.endswith("scale1e9") else 1e7)
         else:
             assert tuple(r.k_cpt for r in runs) == K_CPT_SET, group
 
@@ -60,7 +61,7 @@ def test_tiers_and_k_cpt_selection(experiments):
     hybrid = experiments["hybrid"]
     assert [r.k_cpt for r in expand(hybrid, "small", tier=1).runs if r.group == "actor"] == list(TIER_K_CPT)
     plan = expand(hybrid, "small", only=["static", "actor*"], k_cpt="4e-9,6.4e-8")
-    assert plan.groups() == ["static", "actor", "actor_dynamic", "actor_kdec0", "actor_no_talr",
+    assert plan.groups() == ["static", "actor", "actor_dynamic", "actor_dynamic_scale1e9", "actor_kdec0", "actor_no_talr",
                              "actor_regularized_policy", "actor_branching"]
     assert sum(r.group == "static" for r in plan.runs) == 8  # static and dynamic are not filtered by k_cpt
     assert {r.k_cpt for r in plan.runs if r.group.startswith("actor") and r.k_cpt is not None} == {4e-9, 6.4e-8}
@@ -77,7 +78,7 @@ def test_exits_selection(experiments):
     statics = [r for r in plan.runs if r.group == "static"]
     assert [r.static_exit for r in statics] == ["5", "8"]
     assert [r.id for r in statics] == [full["5"], full["8"]]  # the same runs as in the full sweep
-    assert sum(r.group != "static" for r in plan.runs) == 5  # routed runs are not filtered by exit
+    assert sum(r.group != "static" for r in plan.runs) == 6  # routed runs are not filtered by exit
     assert plan.selection["exits"] == ["5", "8"]
     with pytest.raises(ConfigError, match=r"--exits: no static baseline ends at '9' \(static_exits: 1, 2, .*, 8\)"):
         expand(hybrid, "small", exits="9")

@@ -144,3 +144,15 @@ def test_the_settings_a_sweep_controls_are_training_settings():
 
     controlled = [*BUDGET_KEYS, *STRUCTURE_KEYS, *EXECUTOR_KEYS]
     assert len(set(controlled)) == len(controlled) and set(controlled) <= set(TrainConfig.model_fields)
+
+
+def test_a_dynamic_group_may_set_the_router_input_scale_and_a_fixed_one_may_not(make_experiment):
+    from routegraph.errors import ExperimentError
+    from routegraph.sweep import expand, load_experiment
+
+    groups = [{"name": "dyn", "method": "actor", "dynamic_k_cpt": True, "train": {"k_cpt_input_scale": 1e9}}]
+    (run,) = expand(load_experiment(make_experiment(groups=groups)), "test").runs
+    assert run.config().dynamic_k_cpt and run.config().k_cpt_input_scale == 1e9
+    fixed = [{"name": "fixed", "method": "actor", "k_cpt": [1e-8], "train": {"k_cpt_input_scale": 1e9}}]
+    with pytest.raises(ExperimentError, match="groups.0.train: bad training setting: k_cpt_input_scale"):
+        load_experiment(make_experiment(groups=fixed))
