@@ -155,7 +155,8 @@ async def info(request):
     return web.json_response({"run_id": d.run_id, "input_shape": list(d.input_shape), "class_names": d.class_names,
                               "classifiers": list(d.classifiers), "k_cpt_input": d.k_cpt_input,
                               "limits": asdict(limits),
-                              "batches": request.app[BATCHER].stats.as_dict()})
+                              "batches": request.app[BATCHER].stats.as_dict(),
+                              "waiting": request.app[BATCHER].waiting})
 
 
 def make_app(deployment, limits: Limits = Limits()) -> web.Application:

@@ -63,6 +63,11 @@ class Batcher:
         self._carry: _Request | None = None
         self._wake = asyncio.Event()  # set by close(): the batch being filled stops waiting
 
+    @property
+    def waiting(self) -> bool:
+        """Whether any request is queued, or taken and not yet answered."""
+        return not self.queue.empty() or self._carry is not None or self._busy
+
     def start(self) -> None:
         self._worker = asyncio.get_running_loop().create_task(self._run())
 
@@ -82,8 +87,8 @@ class Batcher:
         """Take no new requests; answer every queued one, then stop the worker."""
         self._closing = True
         self._wake.set()
-        while not self.queue.empty() or self._carry is not None or self._busy:
-            await asyncio.sleep(self.max_wait or 0.001)
+        while self.waiting:
+            await asyncio.sleep(0.002)  # not max_wait: the batch being filled was woken and runs now
         if self._worker is not None:
             self._worker.cancel()
             try:

@@ -45,6 +45,10 @@ class Server:
         except urllib.error.HTTPError as refused:
             return refused.code, json.loads(refused.read())
 
+    def info(self):
+        with urllib.request.urlopen(f"{self.url}/info", timeout=30) as answer:
+            return json.loads(answer.read())
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=60)
@@ -83,19 +87,24 @@ def test_a_served_export_answers_as_its_deployment(folder):
 def test_sigterm_answers_the_request_in_flight_then_exits_0(folder):
     x = np.random.default_rng(1).random((3, 3, 32, 32), dtype=np.float32)
     expected = _expected(folder, x)
-    server = Server(folder, "--max-wait-ms", "3000")  # the request waits in the batcher for others to join
+    server = Server(folder, "--max-wait-ms", "20000")  # the request waits in the batcher for others to join
     answers = []
     client = threading.Thread(target=lambda: answers.append((server.post(json.dumps({"inputs": x.tolist()}).encode()),
                                                              time.monotonic())))
     client.start()
-    time.sleep(0.8)  # the request is queued; its batch closes 3 s after it arrived
+    deadline = time.monotonic() + 30
+    while not server.info()["waiting"]:  # the request is in the batcher; its batch closes 20 s after it arrived
+        assert time.monotonic() < deadline, "the request never reached the batcher"
+        time.sleep(0.02)
     signalled = time.monotonic()
     code, out, err = server.stop()
+    stopped = time.monotonic()
     client.join(timeout=60)
     assert code == 0, err[-2000:]
+    assert stopped < signalled + 10  # it drained and exited; it did not wait the batch's 20 s out
     assert answers, "the request in flight got no answer"
     (status, got), answered = answers[0]
     assert status == 200 and got == expected
-    assert answered > signalled
+    assert signalled < answered < signalled + 10  # answered on the signal, not after waiting the 20 s out
     with pytest.raises(urllib.error.URLError):  # the listener is gone
         urllib.request.urlopen(f"{server.url}/healthz", timeout=5)
