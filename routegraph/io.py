@@ -29,8 +29,9 @@ _TEMP = re.compile(r"^\.(?P<name>.+)~(?P<host>[^~/]+)~(?P<pid>\d+)~[^~/.]+\.tmp$
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]:
-    """Open a temporary file that replaces ``path`` only if the block succeeds.
+def atomic_open(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> Iterator[BinaryIO]:
+    """Open a temporary file that replaces ``path`` only if the block succeeds (``open_kwargs``:
+    as for :func:`open`, e.g. ``newline=""`` for the csv module).
 
     >>> with atomic_open("/tmp/rg-example.txt", "w") as f:
     ...     _ = f.write("hello")
@@ -40,7 +41,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[BinaryIO]
     remove_stale_temps(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}~{_host()}~{os.getpid()}~", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode) as handle:
+        with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

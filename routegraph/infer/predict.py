@@ -203,11 +203,13 @@ def write_predictions(path: Path, out, class_names: list[str], k_cpt, files: lis
 
     import numpy as np
 
+    from ..io import atomic_open
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = output_format(path)
     exit_names = np.array(out.classifiers)[out.exit.numpy()] if len(out.exit) else np.array([], dtype=str)
-    if fmt == "csv":
-        with open(path, "w", newline="") as handle:
+    if fmt == "csv":  # written to a temporary file that replaces ``path`` only when complete
+        with atomic_open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index"] + (["file"] if files else []) + ["prediction", "class_name", "exit_classifier",
                                                                      "exit_index", "ops"])
@@ -228,4 +230,5 @@ def write_predictions(path: Path, out, class_names: list[str], k_cpt, files: lis
         arrays["files"] = np.array(files, dtype=str)
     if out.logits is not None:
         arrays["logits"] = out.logits.float().numpy()
-    np.savez(path, **arrays)
+    with atomic_open(path, "wb") as handle:  # a file object: np.savez adds no ".npz" to its name
+        np.savez(handle, **arrays)

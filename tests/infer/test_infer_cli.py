@@ -159,3 +159,33 @@ def test_k_cpt_nan_is_refused_by_the_python_api(runs):
     for bad in (float("nan"), float("inf"), -1.0):
         with pytest.raises(ConfigError, match="k_cpt must be a finite number >= 0|k_cpt must be >= 0"):
             evaluate(model, torch.rand(2, 3, 32, 32), torch.zeros(2), bad)
+
+
+def test_a_predictions_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A failure while writing leaves the old predictions file as it was, and no temporary file."""
+    import torch
+
+    from routegraph.infer import RoutedOutput
+    from routegraph.infer.predict import write_predictions
+
+    out = RoutedOutput(torch.tensor([1, 0]), torch.tensor([0, 0]), torch.tensor([5, 5]), None, ("l1.exit",))
+    for name in ("p.csv", "p.npz"):
+        path = tmp_path / name
+        path.write_text("old")
+
+        class Boom(Exception):
+            pass
+
+        def fail(*args, **kwargs):
+            raise Boom()
+
+        with monkeypatch.context() as m:
+            m.setattr("csv.writer", fail)
+            m.setattr("numpy.savez", fail)
+            try:
+                write_predictions(path, out, ["a", "b"], None)
+            except Boom:
+                pass
+        assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))== []
+        write_predictions(path, out, ["a", "b"], None)
+        assert path.stat().st_size > 0 and path.read_bytes() != b"old"
