@@ -18,12 +18,12 @@ routegraph.errors.UnknownNameError: unknown strategy 'acter'; did you mean 'acto
 """
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 from .errors import ConfigError, unknown_name
+from .imports import import_attribute
 
 #: The entry-point group plugin packages declare their strategies in.
 GROUP = "routegraph.strategies"
@@ -69,15 +69,11 @@ class Method:
         """The implementing class, importing a string target on first use."""
         if callable(self.build):
             return self.build
-        module, _, attr = self.build.partition(":")
         try:
-            obj: Any = importlib.import_module(module)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
+            return import_attribute(self.build)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"strategy {self.name!r}: its class {self.build!r} cannot be imported "
                               f"({type(exc).__name__}: {exc})") from None
-        return obj
 
     @property
     def takes(self) -> tuple[str, ...]:

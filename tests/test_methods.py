@@ -121,19 +121,26 @@ def test_a_user_strategy_trains_and_shows_up_everywhere(tmp_path):
     assert method_display_name({"method": "halved_actor", "label": "halved_actor"}) == "halved_actor"
 
 
-def test_experiment_files_accept_a_registered_strategy(tmp_path):
-    from routegraph.sweep.schema import load_experiment
-
-    (tmp_path / "budgets.yaml").write_text("kind: budgets\nbudgets: {tiny: {iterations: 10, schedule: small, deviation: a test}}\n")
-    (tmp_path / "e.yaml").write_text(dedent(f"""\
+def _experiment(where: Path, group: str) -> Path:
+    """``where/e.yaml``: an experiment on the tiny chain with one ``group`` (and its budgets file)."""
+    (where / "budgets.yaml").write_text("kind: budgets\nbudgets: {tiny: {iterations: 10, schedule: small, "
+                                        "deviation: a test}}\n")
+    (where / "e.yaml").write_text(dedent(f"""\
         kind: experiment
         name: e
         spec: {ROOT / 'specs' / 'tiny_chain.yaml'}
         data: synthetic
         budgets: budgets.yaml
         groups:
-          - {{name: g, method: halved_actor, k_cpt: [1e-7]}}
+          - {group}
         """))
+    return where / "e.yaml"
+
+
+def test_experiment_files_accept_a_registered_strategy(tmp_path):
+    from routegraph.sweep.schema import load_experiment
+
+    _experiment(tmp_path, "{name: g, method: halved_actor, k_cpt: [1e-7]}")
     with pytest.raises(Exception, match="groups.0.method: must be 'static', 'actor', 'pragmatic_critic' or "
                                         "'optimistic_critic' \\(got 'halved_actor'\\)"):
         load_experiment(tmp_path / "e.yaml")
@@ -200,17 +207,7 @@ def test_a_fixed_path_user_strategy_is_a_static_baseline_everywhere(tmp_path):
     from routegraph.sweep.schema import load_experiment
     from routegraph.train.strategies import Static
 
-    (tmp_path / "budgets.yaml").write_text("kind: budgets\nbudgets: {tiny: {iterations: 10, schedule: small, "
-                                           "deviation: a test}}\n")
-    (tmp_path / "e.yaml").write_text(dedent(f"""\
-        kind: experiment
-        name: e
-        spec: {ROOT / 'specs' / 'tiny_chain.yaml'}
-        data: synthetic
-        budgets: budgets.yaml
-        groups:
-          - {{name: g, method: my_static, static_exits: [1, 2]}}
-        """))
+    _experiment(tmp_path, "{name: g, method: my_static, static_exits: [1, 2]}")
     with registered(Method("my_static", "ms", "My static nets", "h", Static, fixed_path=True)):
         assert is_fixed_path("my_static") and not is_fixed_path("actor")
         runs = expand(load_experiment(tmp_path / "e.yaml"), "tiny").runs

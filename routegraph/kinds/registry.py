@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, Union, get_args, get_origin
 
 from ..errors import KindError, unknown_name
+from ..imports import import_attribute
 
 #: The entry-point group plugin packages declare their kinds in.
 GROUP = "routegraph.kinds"
@@ -94,11 +95,8 @@ def _resolve(target: Target, kind: str, what: str) -> Callable:
         return target
     key = (kind, target)
     if key not in _RESOLVED:
-        module, _, attr = target.partition(":")
         try:
-            obj: Any = importlib.import_module(module)
-            for part in attr.split("."):
-                obj = getattr(obj, part)
+            obj: Any = import_attribute(target)
         except (ImportError, AttributeError) as exc:
             raise KindError(f"layer kind {kind!r}: its {what} {target!r} cannot be imported "
                             f"({type(exc).__name__}: {exc})") from None
