@@ -179,22 +179,31 @@ def method_names() -> tuple[str, ...]:
     return tuple(m.name for m in methods())
 
 
+def find_method(name: str) -> Method | None:
+    """The method called ``name``, or None if none is registered here (a run of a strategy whose
+    plugin is not installed: pictures and sweeps still read it).
+
+    >>> find_method("actor").label, find_method("someone_elses")
+    ('Actor nets', None)
+    """
+    _ensure_loaded()
+    return _METHODS.get(name) if isinstance(name, str) else None
+
+
 def is_fixed_path(name: str) -> bool:
     """Whether the method called ``name`` trains one fixed path (a static baseline); False for a name
-    not registered here (a run of a strategy whose plugin is not installed).
+    not registered here.
 
     >>> is_fixed_path("static"), is_fixed_path("actor"), is_fixed_path("someone_elses")
     (True, False, False)
     """
-    _ensure_loaded()
-    method = _METHODS.get(name) if isinstance(name, str) else None
+    method = find_method(name)
     return bool(method and method.fixed_path)
 
 
 def get_method(name: str) -> Method:
     """The method called ``name``, or an :class:`~routegraph.errors.UnknownNameError` with a suggestion."""
-    _ensure_loaded()
-    try:
-        return _METHODS[name]
-    except (KeyError, TypeError):
-        raise unknown_name("strategy", name, list(_METHODS)) from None
+    method = find_method(name)
+    if method is None:
+        raise unknown_name("strategy", name, list(_METHODS))
+    return method

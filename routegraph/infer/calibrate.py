@@ -249,7 +249,7 @@ def calibrate_run(model: RoutedNetwork, images: torch.Tensor, labels: torch.Tens
     if verify_on is None:
         raise ConfigError("calibrate_run: pass verify_on=(images, labels) held out from the calibration images")
     precision = resolve(precision, model, min(batch_size, len(images)), lambda p: router_table(
-        model, images[:batch_size], batch_size=batch_size, precision=p), "calibrate")
+        model, images[:batch_size], batch_size=batch_size, precision=p), "calibrate")[0]
     found = calibrate(router_table(model, images, batch_size=batch_size, precision=precision), labels, budget_ops, k_set)
     seconds = time.perf_counter() - start
     result = BudgetResult(budget_ops, full, True, found.k_cpt, found.met, found.mean_ops, found.accuracy,

@@ -124,7 +124,7 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
         chunk = x[:batch_size or len(x)]
         k = k_cpt[:len(chunk)] if torch.is_tensor(k_cpt) and k_cpt.dim() > 0 else k_cpt
         precision = resolve(precision, model, len(chunk), lambda p: route(model, chunk, k, batch_size=None, plan=plan,
-                                                                          precision=p), "route")
+                                                                          precision=p), "route")[0]
     expected = tuple(graph.input_shape.dims)
     if x.dim() != len(expected) + 1 or tuple(x.shape[1:]) != expected:
         raise ConfigError(f"input of shape {tuple(x.shape)}; network {graph.name!r} expects [N, {', '.join(map(str, expected))}]")
@@ -142,7 +142,6 @@ def route(model: RoutedNetwork, x: torch.Tensor, k_cpt=None, *, force: Mapping[s
     if precision != "fp32" and out.logits is not None:
         out.logits = out.logits.float()
     return out
-
 
 
 def _execute(plan: ExecutionPlan, x: torch.Tensor, k_cpt, force) -> RoutedOutput:

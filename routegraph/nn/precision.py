@@ -30,6 +30,7 @@ import torch
 
 from ..checks import PRECISIONS
 from ..errors import ConfigError
+
 #: ``auto`` picks bf16 only when it is at least this much faster (measurement noise is a few percent).
 AUTO_MARGIN = 1.05
 CACHE_NAME = "precision.json"
@@ -135,15 +136,15 @@ def choose(precision: str, device_type: str, *, measure: Callable[[str], float] 
     return chosen, f"auto: measured fp32 {fp32 * 1e3:.1f} ms, bf16 {bf16 * 1e3:.1f} ms per pass"
 
 
-def resolve(precision: str, model, batch: int, run: Callable[[str], object], what: str) -> str:
-    """``precision`` as fp32 or bf16 for ``what`` ("route", "evaluate") of ``model`` on batches of
-    ``batch``; 'auto' times ``run(p)`` (one pass in precision ``p``) for both, once per machine."""
-    if precision in ("fp32", "bf16"):
-        return precision
+def resolve(precision: str, model, batch: int, run: Callable[[str], object], what: str) -> tuple[str, str]:
+    """``(precision, why)``: the setting ``precision`` as fp32 or bf16 for ``what`` ("train", "route",
+    "evaluate", ...) of ``model`` on batches of ``batch``; 'auto' times ``run(p)`` (one pass in
+    precision ``p``) for both, once per machine (:func:`choose`)."""
     graph = model.graph
-    device = next(model.parameters()).device.type if any(True for _ in model.parameters()) else "cpu"
+    first = next(model.parameters(), None)
+    device = first.device.type if first is not None else "cpu"
     key = f"{what}|{graph.name}|{graph.total_ops}|{tuple(graph.input_shape.dims)}|{batch}|{torch.get_num_threads()}"
-    return choose(precision, device, measure=lambda p: time_passes(lambda: run(p), passes=2), key=key)[0]
+    return choose(precision, device, measure=lambda p: time_passes(lambda: run(p), passes=2), key=key)
 
 
 def time_passes(run: Callable[[], object], passes: int = 3) -> float:

@@ -74,7 +74,7 @@ def evaluate(model: RoutedNetwork, images, labels, k_cpt=None, *, batch_size: in
     if precision not in ("fp32", "bf16"):  # 'auto': time the first batch both ways
         first = images[:batch_size]
         precision = resolve(precision, model, len(first),
-                            lambda p: dense_route(model, first, k_cpt, precision=p), "evaluate")
+                            lambda p: dense_route(model, first, k_cpt, precision=p), "evaluate")[0]
     with heap_untuned():  # many batches would otherwise fragment the training's untrimmed heap
         out = dense_route(model, images, k_cpt, batch_size=batch_size, precision=precision)
     classes = num_classes or model.graph.num_classes

@@ -38,13 +38,13 @@ import torch
 
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..k_cpt import KCptSchedule
+from ..nn.precision import as_float, autocast, resolve
 from .config import TrainConfig
 from .distributed import SINGLE, DistContext, device_type
 from .cuda_graph import GraphedStep, sgd_momentum_step
 from .fast import BatchPrefetcher, enable_fast_mode, prefetch_pays, tune_malloc
 from .hooks import Hook
 from .strategies import STAT_NAMES, Strategy
-from ..nn.precision import as_float, autocast, choose, time_passes
 
 
 class Trainer:
@@ -89,27 +89,24 @@ class Trainer:
     def _choose_precision(self) -> tuple[str, str]:
         """``config.precision`` resolved: 'auto' times forward + backward of a copy of the model in
         fp32 and bf16 on the first batch (the copy: the real model's batch-norm statistics stay put)."""
-        def measure(precision: str) -> float:
-            import copy
+        trial = {}
 
-            trial = copy.deepcopy(self.model).train()
-            images = self.stream.batch(0)[0].to(self.device)
-            k = self.k_cpt.sample(len(images), torch.Generator().manual_seed(0)) if self.k_cpt.dynamic else None
-            k = k.to(self.device) if torch.is_tensor(k) else k
+        def one_pass(precision: str) -> None:
+            if not trial:  # made only when 'auto' measures
+                import copy
 
-            def one_pass():
-                with autocast(precision, self.device.type):
-                    out = trial(images, k)
-                sum(v.float().sum() for v in out.logits.values()).backward()
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
+                images = self.stream.batch(0)[0].to(self.device)
+                k = self.k_cpt.sample(len(images), torch.Generator().manual_seed(0)) if self.k_cpt.dynamic else None
+                trial.update(model=copy.deepcopy(self.model).train(), images=images,
+                             k=k.to(self.device) if torch.is_tensor(k) else k)
+            with autocast(precision, self.device.type):
+                out = trial["model"](trial["images"], trial["k"])
+            sum(v.float().sum() for v in out.logits.values()).backward()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
 
-            return time_passes(one_pass, passes=2)
-
-        graph = self.model.graph
-        key = f"train|{graph.name}|{graph.total_ops}|{tuple(graph.input_shape.dims)}|{self.config.batch_size}|" \
-              f"{torch.get_num_threads()}|{self.config.fast}"
-        return choose(self.config.precision, self.device.type, measure=measure, key=key)
+        return resolve(self.config.precision, self.model, self.config.batch_size, one_pass,
+                       f"train|fast={self.config.fast}")
 
     # -- state -------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from ..methods import get_method
 from ..k_cpt import KCptSchedule
 from ..kinds.registry import import_records
+from ..methods import get_method
 from ..runs import CHECKPOINT, METRICS, RUN_FORMAT, SPEED_ONLY, run_id, write_compiled, write_config, write_evaluations
 from .config import TrainConfig
 from .rundir import run_lock

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..methods import methods
+from ..methods import find_method
 
 DYNAMIC_SUFFIX = " (dynamic k_cpt)"
 #: The colour of dynamic-k_cpt curves; each method's own colour is in its declaration (routegraph.methods).
@@ -64,13 +64,15 @@ def format_k_cpt(k: float | None, tex: bool = False) -> str:
 
 def _label(method: str) -> str:
     """The declared label of ``method`` ("Actor nets"); a method not registered here keeps its name."""
-    return next((m.label for m in methods() if m.name == method), method)
+    found = find_method(method)
+    return found.label if found else method
 
 
 def _colour(family: str) -> str | None:
     if family == "dynamic":
         return DYNAMIC_COLOR
-    return next((m.colour for m in methods() if m.name == family), None)
+    found = find_method(family)
+    return found.colour if found else None
 
 
 def method_key(config: dict) -> str:
