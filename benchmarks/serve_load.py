@@ -2,7 +2,7 @@
 
     python benchmarks/serve_load.py [--run runs/bench-actor-chain8 | --folder DIR] [--seconds 8] [--no-docs]
 
-A real server process (``python -m routegraph serve DIR --port 0``) on loopback; closed-loop aiohttp
+A real server process (``routegraph.serve.process.ServerProcess``) on loopback; closed-loop aiohttp
 clients in this process, each sending one-example requests back to back (octet-stream, and JSON), for
 ``--seconds`` per level after a warm-up. The mean batch is read from the server's ``/info`` before
 and after each level. Side by side in the same run, what the served throughput is measured against:
@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from docs_section import publish, save_results  # noqa: E402
 from routegraph import deploy  # noqa: E402
+from routegraph.serve.process import ServerProcess  # noqa: E402
 
 HEADING = "## Under load"
 LEVELS = (1, 8, 64)
@@ -49,25 +48,6 @@ def inputs(run: Path | None, shape, n: int = 512) -> tuple[np.ndarray, str]:
         pick = torch.randperm(len(task.test_images), generator=torch.Generator().manual_seed(0))[:n]
         return task.test_images[pick].float().numpy(), f"{n} test images of {config['data']}"
     return np.random.default_rng(0).random((n, *shape), dtype=np.float32), f"{n} uniform-noise inputs"
-
-
-class Server:
-    """``python -m routegraph serve FOLDER --port 0`` (loopback); ``url`` from its first line."""
-
-    def __init__(self, folder: Path, threads: int, max_wait_ms: float):
-        self.process = subprocess.Popen([sys.executable, "-m", "routegraph", "serve", str(folder), "--port", "0",
-                                         "--threads", str(threads), "--max-wait-ms", str(max_wait_ms)],
-                                        stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if " on http://" not in line:
-            self.process.kill()
-            raise SystemExit(f"the server did not start: {line!r}")
-        self.url = line.split(" on ", 1)[1].split(" ", 1)[0]
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.communicate(timeout=60)
-        return self.process.returncode
 
 
 def _bodies(x: np.ndarray, kind: str, k_cpt):
@@ -205,7 +185,7 @@ def main(argv=None) -> int:
         print(f"direct, batch 1: {results['direct_batch1_per_s']:.0f} examples/s")
         codes = []
         for wait in args.max_wait_ms:
-            server = Server(folder, args.threads, wait)
+            server = ServerProcess(folder, "--threads", str(args.threads), "--max-wait-ms", str(wait), stderr=None)
             try:
                 results.setdefault("healthz_p50_ms", asyncio.run(http_floor(server.url)) * 1e3)
                 for kind in ("octet-stream", "json"):
@@ -223,7 +203,7 @@ def main(argv=None) -> int:
                               f"p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
                               f"mean batch {row['mean_batch']:.1f}, non-200 {failures}")
             finally:
-                codes.append(server.stop())
+                codes.append(server.stop()[0])
         code = max(codes, key=abs)
         results["server_exit_code"] = code
         for row in results["rows"]:  # in-process, with the server stopped: nothing else competes

@@ -1,9 +1,6 @@
 """``routegraph serve`` as a real process on a real export: it answers as ``Deployment.predict`` does, refuses
 bad requests and goes on, and on SIGTERM answers the request it holds, then exits 0."""
 import json
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,6 +13,7 @@ from infer_helpers import randomize, tiny_chain_graph
 from routegraph import deploy
 from routegraph.export import export_model
 from routegraph.nn import build_model
+from routegraph.serve.process import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +22,11 @@ def folder(tmp_path_factory):
                         metadata={"run_id": "served", "class_names": [f"c{i}" for i in range(10)]})
 
 
-class Server:
-    """``python -m routegraph serve`` on a free loopback port; ``url`` is read from its first line."""
+class Server(ServerProcess):
+    """The served export on a free loopback port, one ONNX Runtime thread, with a small client."""
 
     def __init__(self, folder, *flags):
-        self.process = subprocess.Popen([sys.executable, "-m", "routegraph", "serve", str(folder), "--port", "0",
-                                         "--threads", "1", *flags], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if " on http://" not in line:
-            self.process.kill()
-            raise AssertionError(f"no 'serving ... on' line: {line!r} {self.process.stderr.read()[-2000:]}")
-        self.url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        super().__init__(folder, "--threads", "1", *flags)
 
     def post(self, body: bytes, kind="application/json", query=""):
         request = urllib.request.Request(f"{self.url}/predict{query}", data=body, headers={"Content-Type": kind})
@@ -48,11 +39,6 @@ class Server:
     def info(self):
         with urllib.request.urlopen(f"{self.url}/info", timeout=30) as answer:
             return json.loads(answer.read())
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        out, err = self.process.communicate(timeout=60)
-        return self.process.returncode, out, err
 
 
 def _expected(folder, x):
@@ -108,3 +94,11 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0(folder):
     assert signalled < answered < signalled + 10  # answered on the signal, not after waiting the 20 s out
     with pytest.raises(urllib.error.URLError):  # the listener is gone
         urllib.request.urlopen(f"{server.url}/healthz", timeout=5)
+
+
+def test_a_server_that_cannot_start_is_one_error_naming_why(tmp_path):
+    from routegraph.errors import DeployError
+
+    with pytest.raises(DeployError, match="did not start") as refused:
+        ServerProcess(tmp_path / "nothing-here")
+    assert "Traceback" not in str(refused.value) and "nothing-here" in str(refused.value)
