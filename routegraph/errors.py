@@ -193,7 +193,11 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
 
     >>> did_you_mean("conv2", ["conv2d", "linear"])
     "did you mean 'conv2d'?"
+    >>> did_you_mean(None, ["conv2d"])  # not a name: nothing is close, and no TypeError
+    ''
     """
+    if not isinstance(name, str):
+        return ""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     return f"did you mean {close[0]!r}?" if close else ""
 

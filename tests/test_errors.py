@@ -105,3 +105,11 @@ def test_the_cli_prints_a_lookup_miss_as_one_line_without_a_location(tmp_path, c
     assert code == 2
     assert err.splitlines() == [err]
     assert err.startswith("unknown classifier 'nope' (known: ") and "<spec>" not in err and "<root>" not in err
+
+
+@pytest.mark.parametrize("name", [None, 3, 1.5])
+def test_a_lookup_of_something_that_is_not_a_name_is_the_standard_error(name):
+    from routegraph.methods import get_method
+
+    with pytest.raises(UnknownNameError, match=rf"unknown strategy {name!r} \(known: actor, "):
+        get_method(name)
