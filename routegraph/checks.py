@@ -83,6 +83,11 @@ K_CPT = NON_NEGATIVE  # cost per multiply-accumulate: finite, >= 0
 
 #: Numeric precisions of training and inference (routegraph.nn.precision): autocast bf16, or measured.
 PRECISIONS = ("fp32", "bf16", "auto")
+#: Training policies of the critics (routegraph.routing.sampling): how a training step picks each sink.
+POLICIES = ("softmax", "epsilon_greedy", "argmax_floor")
+#: Sampled critic targets (routegraph.routing.sampled_targets): realised costs only, or with the
+#: critic's own estimates of the sinks not taken.
+CRITIC_TARGETS = ("realised", "bootstrapped")
 
 
 def check_k_cpt(value, what: str = "k_cpt"):

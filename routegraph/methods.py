@@ -52,6 +52,8 @@ class Method:
     - ``zero_one_error``: whether ``error: zero_one`` applies (critic targets; it has no gradient).
     - ``fixed_path``: it trains one fixed path to one exit (``static_classifier`` applies; no routing).
     - ``colour``: its colour in every figure (None: one from the spare colours).
+    - ``sampling``: its routers learn from evaluated costs, not through the policy's probabilities, so
+      it trains under any ``policy`` and path-only (``sampled``); the class implements ``sampled_loss``.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Method:
     zero_one_error: bool = False
     fixed_path: bool = False
     colour: str | None = None
+    sampling: bool = False
 
     def strategy_class(self) -> type:
         """The implementing class, importing a string target on first use."""
@@ -88,12 +91,12 @@ _BUILTIN = (
            "routegraph.train.strategies:Actor", settings=("k_dec",), colour="#1f77b4"),
     Method("pragmatic_critic", "pc", "Pragmatic critic nets",
            "routers regress the cost of the path the inference policy takes after them",
-           "routegraph.train.strategies:PragmaticCritic", settings=("k_ure",), tau=0.1, zero_one_error=True,
-           colour="#2ca02c"),
+           "routegraph.train.strategies:PragmaticCritic", settings=("k_ure", "policy", "critic_targets"), tau=0.1, zero_one_error=True,
+           colour="#2ca02c", sampling=True),
     Method("optimistic_critic", "oc", "Optimistic critic nets",
            "routers regress the cost of the best path after them",
-           "routegraph.train.strategies:OptimisticCritic", settings=("k_ure",), tau=0.1, zero_one_error=True,
-           colour="#ff7f0e"),
+           "routegraph.train.strategies:OptimisticCritic", settings=("k_ure", "policy", "critic_targets"), tau=0.1, zero_one_error=True,
+           colour="#ff7f0e", sampling=True),
 )
 _METHODS: dict[str, Method] = {}
 _STATE = {"loaded": False}

@@ -31,7 +31,7 @@ import torch
 from ..checks import POSITIVE_INT
 from ..errors import ConfigError
 from ..k_cpt import k_cpt_to_route
-from ..nn.model import RoutedNetwork
+from ..nn.model import RoutedNetwork, gather_rows as _gather
 from ..nn.precision import autocast, resolve
 from .plan import ExecutionPlan, plan_for
 
@@ -214,14 +214,6 @@ def _check_force(graph, force: Mapping[str, torch.Tensor], n: int, device) -> di
             raise ConfigError(f"force[{name!r}]: expected {n} sink indices in 0..{arity - 1}")
         out[index[name]] = d
     return out
-
-
-def _gather(value: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``value.index_select(0, rows)``, keeping a channels-last map channels-last
-    (index_select alone returns NCHW, and the next conv would pay for a reorder)."""
-    if value.dim() == 4 and not value.is_contiguous() and value.is_contiguous(memory_format=torch.channels_last):
-        return value.permute(0, 2, 3, 1).index_select(0, rows).permute(0, 3, 1, 2)
-    return value.index_select(0, rows)
 
 
 def _assemble(plan: ExecutionPlan, n: int, leaves, decisions, device) -> RoutedOutput:

@@ -33,6 +33,19 @@ def module_key(name: str) -> str:
     return name.replace(".", "__")
 
 
+def gather_rows(value: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``value.index_select(0, rows)``, keeping a channels-last map channels-last
+    (index_select alone returns NCHW, and the next conv would pay for a reorder).
+
+    >>> gather_rows(torch.arange(6).view(3, 2), torch.tensor([2, 0]))
+    tensor([[4, 5],
+            [0, 1]])
+    """
+    if value.dim() == 4 and not value.is_contiguous() and value.is_contiguous(memory_format=torch.channels_last):
+        return value.permute(0, 2, 3, 1).index_select(0, rows).permute(0, 3, 1, 2)
+    return value.index_select(0, rows)
+
+
 @dataclass
 class DenseOutput:
     """What a dense forward pass returns.

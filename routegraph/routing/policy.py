@@ -74,7 +74,12 @@ def training_policy(plan: RegionTables, scores: Mapping[str, Tensor], tau: float
     ordered = junction_tensors(plan, scores, "scores")
     if not ordered:
         return {}
-    softmax = junction_softmax(plan, torch.cat(ordered, dim=1) / tau)  # [B, S]
+    return floored_policy(plan, junction_softmax(plan, torch.cat(ordered, dim=1) / tau), eps, floor)
+
+
+def floored_policy(plan: RegionTables, softmax: Tensor, eps: float | Tensor, floor: str = "absolute") -> dict[str, Tensor]:
+    """Per-junction sink probabilities from ``softmax`` (``[B, S]`` sink columns that sum to 1 per
+    junction: a softmax, or a one-hot argmax) with the floor of weight ``eps`` (see module doc)."""
     floors = (eps * plan.leaf_fraction).to(device=softmax.device, dtype=softmax.dtype)  # f(r), [R]
     sink_region = plan.sink_region.to(softmax.device)
     parent_region = plan.sink_parent_region.to(softmax.device)

@@ -24,10 +24,13 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origi
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..checks import K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PRECISIONS, SEED, THREADS, Bound
+from ..checks import (
+    CRITIC_TARGETS, K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POLICIES, POSITIVE, POSITIVE_INT, PRECISIONS, SEED, THREADS,
+    Bound,
+)
 from ..errors import ConfigError, got
 from ..k_cpt import K_CPT_INPUT_SCALE
-from ..methods import get_method, method_names
+from ..methods import get_method, method_names, methods
 
 K_CPT_SET = (0.0, 1e-9, 2e-9, 4e-9, 8e-9, 1.6e-8, 3.2e-8, 6.4e-8)
 PAPER_MIN_ITERATIONS = 40_000
@@ -87,6 +90,21 @@ class TrainConfig(BaseModel):
         "weight of the router-score decay k_dec * sum_j sg(p(j)) ||s_j||^2 (actor)"))
     k_ure: Annotated[Number, NON_NEGATIVE] = Field(0.001, **_help(
         "weight of the critics' utility-regression loss"))
+    # critics: sampled (path-only) training and the training policy (docs/training.md, "Sampled critics")
+    sampled: bool = Field(False, **_help(
+        "critics: train path-only: each example runs only the path it draws from the training policy, and the "
+        "routers regress the costs evaluated on it (less memory and time than the dense step)"))
+    policy: Literal[POLICIES] = Field("softmax", **_help(  # type: ignore[valid-type]
+        "critics' training policy: softmax (the paper's softmax(s / tau), floored by --eps) | epsilon_greedy (the "
+        "argmax sink, else with probability --epsilon a uniform one) | argmax_floor (the argmax sink; every path "
+        "keeps --epsilon times its share of the leaves)"))
+    epsilon: Annotated[Number, UNIT] = Field(0.1, **_help(
+        "epsilon_greedy / argmax_floor: initial exploration weight epsilon"))
+    epsilon_half_life: Annotated[Optional[Number], POSITIVE] = Field(None, **_help(
+        "iterations in which epsilon halves (default: tau's half-life)", optional=True))
+    critic_targets: Literal[CRITIC_TARGETS] = Field("realised", **_help(  # type: ignore[valid-type]
+        "sampled critics: realised (each taken sink's target is the cost its path paid) | bootstrapped (sinks not "
+        "taken below count at the critic's own estimates, as the pragmatic / optimistic cost defines)"))
     k_l2: Annotated[Number, NON_NEGATIVE] = Field(1e-4, **_help(
         "weight of the path-weighted L2 penalty c_mod"))
     talr: bool = Field(True, **_help("throughput-adjusted learning rates"))
@@ -165,6 +183,11 @@ class TrainConfig(BaseModel):
         s = self.resolved()
         return s["tau"] * 0.5 ** (iteration / s["tau_half_life"])
 
+    def epsilon_at(self, iteration: int) -> float:
+        """The exploration weight of the epsilon_greedy and argmax_floor policies at ``iteration``."""
+        half_life = self.epsilon_half_life or self.resolved()["tau_half_life"]
+        return self.epsilon * 0.5 ** (iteration / half_life)
+
     # -- serialisation -----------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in type(self).model_fields}
@@ -238,7 +261,7 @@ def _problems(data: dict) -> list[str]:
     method = get_method(v["method"]) if v["method"] in names else None
     if method is None:
         problems.append(_choices("method", v["method"], names, one_of=True))
-    for name in ("schedule", "error", "precision"):
+    for name in ("schedule", "error", "precision", "policy", "critic_targets"):
         problem = _choices(name, v[name], get_args(fields[name].annotation))
         if problem:
             problems.append(problem)
@@ -249,6 +272,18 @@ def _problems(data: dict) -> list[str]:
         # it would be silently ignored: only a static baseline ends at a chosen exit
         problems.append(f"static_classifier (--static-exit) applies to method static only, "
                         f"not to method {v['method']!r}")
+    if method is not None and not method.sampling:
+        # each would be silently ignored: an actor learns through the policy's probabilities
+        if v["sampled"] is True:
+            problems.append(f"sampled (--sampled) applies to critics only (methods whose routers learn from "
+                            f"evaluated costs: {', '.join(m.name for m in methods() if m.sampling)}), "
+                            f"not to method {v['method']!r}")
+        if v["policy"] != "softmax":
+            problems.append(f"policy {v['policy']} applies to critics only, not to method {v['method']!r}")
+    if v["policy"] == "softmax" and (v["epsilon"] != fields["epsilon"].default or v["epsilon_half_life"] is not None):
+        problems.append("epsilon and epsilon_half_life apply to the epsilon_greedy and argmax_floor policies only")
+    if v["critic_targets"] != "realised" and v["sampled"] is not True:
+        problems.append("critic_targets applies to sampled critics only (--sampled)")
     if v["k_cpt_input_scale"] != K_CPT_INPUT_SCALE and not v["dynamic_k_cpt"]:
         # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt
         problems.append("k_cpt_input_scale (--k-cpt-input-scale) applies to dynamic_k_cpt runs only")

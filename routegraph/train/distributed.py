@@ -57,6 +57,18 @@ class DistContext:
         dist.all_reduce(tensor)
         return tensor / self.world_size
 
+    def average_gradients(self, parameters) -> None:
+        """Every parameter's gradient averaged over the ranks, as one flat all-reduce (a sampled step
+        leaves some branches without examples on some ranks: their zero gradients are averaged too)."""
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if not self.active or not grads:
+            return
+        flat = torch._utils._flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            grad.copy_(averaged)
+
     def barrier(self) -> None:
         if self.active:
             dist.barrier()

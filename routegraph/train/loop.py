@@ -68,16 +68,21 @@ class Trainer:
         model.to(self.device)
         # Fast mode is a CPU tuning: on an H200 it measured 1.06-1.15x slower than plain in
         # eager steps, and inside a CUDA graph not reliably faster (docs/benchmarks.md, "On a GPU").
-        graphed = self.config.cuda_graph and self.device.type == "cuda" and not dist.active
+        # A sampled step's shapes depend on the draws, so it cannot be replayed as one CUDA graph.
+        graphed = self.config.cuda_graph and self.device.type == "cuda" and not dist.active and not self.config.sampled
         if self.config.fast and self.device.type == "cpu":
             enable_fast_mode(model)
             tune_malloc()
         self.strategy.setup(model)
         self.strategy.dist = dist
         self.precision, self.precision_reason = self._choose_precision()
-        # Dense training uses every parameter, so DDP needs no unused-parameter search.
+        if hasattr(self.strategy, "epsilon"):  # the policy's epsilon: a device tensor, refilled every step
+            self.strategy.epsilon = torch.zeros((), dtype=torch.float32, device=self.device)
+        self._sampler = self._prepare_sampled(model) if self.config.sampled else None
+        # Dense training uses every parameter, so DDP needs no unused-parameter search; a sampled step
+        # skips branches, and its gradients are all-reduced whole instead (_all_reduce_gradients).
         self.forward = model
-        if dist.active:
+        if dist.active and self._sampler is None:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         # The optimizer holds the momentum buffers; the update is sgd_momentum_step's (lr a tensor).
@@ -85,6 +90,21 @@ class Trainer:
         self._graphed = None
         if graphed:
             self._graphed = GraphedStep(self._dense_step, warmup=3, tensors=[*model.parameters(), *model.buffers()])
+
+    def _prepare_sampled(self, model):
+        """The sampled pass (train/sampled.py), with every gradient allocated once, so that a branch no
+        example reached in a step gets a zero gradient (its momentum goes on, as in the dense step)."""
+        from .sampled import SampledPass
+
+        if not callable(getattr(self.strategy, "sampled_loss", None)):
+            raise ConfigError(f"strategy {self.strategy.name!r} cannot train sampled (it has no sampled_loss)")
+        if self.dist.active and self.config.sync_batch_norm:
+            raise ConfigError("sampled training under torchrun keeps batch-norm statistics per process (each rank's "
+                              "branches run on the examples that reached them there, so ranks cannot meet in one "
+                              "collective per layer): pass --no-sync-batch-norm")
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        return SampledPass(model)
 
     def _choose_precision(self) -> tuple[str, str]:
         """``config.precision`` resolved: 'auto' times forward + backward of a copy of the model in
@@ -178,8 +198,16 @@ class Trainer:
         else:  # float64 as the cost functions hold it, on the device: the step reads no host value
             k_cpt = torch.full((), float(k_cpt), dtype=torch.float64, device=self.device)
         scalar = dict(dtype=torch.float32, device=self.device)
-        step = self._graphed if self._graphed is not None else self._dense_step
-        values = step(images, labels, k_cpt, torch.full((), lr, **scalar), torch.full((), tau, **scalar)).tolist()
+        if hasattr(self.strategy, "epsilon"):
+            self.strategy.epsilon.fill_(config.epsilon_at(t))
+        lr_tau = torch.full((), lr, **scalar), torch.full((), tau, **scalar)
+        if self._sampler is not None:  # each example's uniform draws: from (seed, t) only, sliced per rank
+            uniforms = torch.rand(config.batch_size, max(len(self.model.graph.junctions), 1), generator=generator)
+            uniforms = uniforms[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)].to(self.device)
+            values = self._sampled_step(images, labels, k_cpt, *lr_tau, uniforms).tolist()
+        else:
+            step = self._graphed if self._graphed is not None else self._dense_step
+            values = step(images, labels, k_cpt, *lr_tau).tolist()
         seconds = time.perf_counter() - started  # .tolist() waited for the device
         return {**dict(zip(("loss",) + STAT_NAMES, values)), "tau": tau, "lr": lr,
                 "examples_per_s": len(labels) * self.dist.world_size / seconds}
@@ -194,6 +222,24 @@ class Trainer:
         result = self.strategy.loss(out, labels, k_cpt, tau)
         self.optimizer.zero_grad(set_to_none=True)
         result.loss.backward()
+        self.strategy.after_backward(result)
+        sgd_momentum_step(self.optimizer, lr)
+        return torch.cat([self.dist.mean(result.loss.detach()).view(1), result.stats])
+
+
+    def _sampled_step(self, images, labels, k_cpt, lr, tau, uniforms) -> torch.Tensor:
+        """A sampled step (train/sampled.py): each example runs, forward and backward, only the path it
+        draws; then the gradients (all-reduced whole under torchrun), TALR and the SGD update."""
+        def choose(junction, scores, path_p):
+            return self.strategy.junction_policy(junction, scores, path_p, tau)
+
+        with autocast(self.precision, self.device.type):
+            run = self._sampler(images, k_cpt if self.k_cpt.dynamic else None, uniforms, choose)
+        result = self.strategy.sampled_loss(run, labels, k_cpt)
+        self.optimizer.zero_grad(set_to_none=False)
+        result.loss.backward()
+        if self.dist.active:
+            self.dist.average_gradients(self.model.parameters())
         self.strategy.after_backward(result)
         sgd_momentum_step(self.optimizer, lr)
         return torch.cat([self.dist.mean(result.loss.detach()).view(1), result.stats])

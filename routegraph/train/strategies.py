@@ -24,6 +24,9 @@ from ..routing import (
     region_probabilities, routed_leaf, talr_scales, training_policy, utility_targets,
 )
 from ..errors import ConfigError
+from ..k_cpt import cost_column
+from ..routing.sampled_targets import sampled_targets
+from ..routing.sampling import junction_policy, policy_probabilities
 from ..methods import get_method, methods
 from .distributed import SINGLE
 
@@ -166,17 +169,62 @@ class Actor(Strategy):
 
 class _Critic(Strategy):
     """Layers learn from the probability-weighted error; routers only regress
-    the utility targets u_ji (held constant) with weight k_ure."""
+    the utility targets u_ji (held constant) with weight k_ure.
+
+    ``policy`` is the training policy (:mod:`routegraph.routing.sampling`; its epsilon is the
+    trainer's schedule, set in ``self.epsilon`` every step); :meth:`sampled_loss` is the loss of a
+    sampled (path-only) step, ``critic_targets`` its targets (:mod:`routegraph.routing.sampled_targets`)."""
 
     kind = "pragmatic"
 
-    def __init__(self, *, k_ure: float = 0.001, **kwargs):
+    def __init__(self, *, k_ure: float = 0.001, policy: str = "softmax", critic_targets: str = "realised", **kwargs):
         super().__init__(**kwargs)
-        self.k_ure = k_ure
+        self.k_ure, self.policy, self.critic_targets = k_ure, policy, critic_targets
+        self.epsilon = torch.zeros((), dtype=torch.float32)
+
+    def policy_of(self, scores, tau):
+        """Every junction's sink probabilities under the training policy (dense scores, detached)."""
+        if self.policy == "softmax":
+            return training_policy(self.plan, scores, tau, self.eps)
+        return policy_probabilities(self.plan, scores, self.policy, tau=tau, epsilon=self.epsilon, eps=self.eps)
+
+    def junction_policy(self, junction: int, scores, path_p, tau):
+        """One junction's sink probabilities for the examples that reached it (a sampled step)."""
+        return junction_policy(self.plan, junction, scores, path_p, self.policy, tau=tau, epsilon=self.epsilon,
+                               eps=self.eps)
+
+    def sampled_loss(self, run, labels, k_cpt) -> StepResult:
+        """The loss of a sampled step (``docs/training.md``, "Sampled critics"): the mean over the batch of
+        the error at the leaf each example reached, plus ``k_ure`` times each visited junction's regression
+        of the taken sink's score on its target, plus c_mod weighted by how often each region ran.
+        ``region_p`` is the 0/1 matrix of the regions each example ran, so TALR's ``1 / rms(p)`` is
+        ``sqrt(B / n_r)``, ``n_r`` the examples that ran region ``r``."""
+        batch = len(labels)
+        plan = self.plan
+        err_sum, target_err = 0.0, torch.empty(batch, dtype=torch.float64, device=labels.device)
+        predictions = torch.empty_like(labels)
+        for leaf, rows, logits in run.leaves:
+            logits, wanted = logits.float(), labels.index_select(0, rows)
+            err = cross_entropy(logits, wanted)
+            err_sum = err_sum + err.sum()
+            predictions[rows] = logits.argmax(1)
+            target_err[rows] = (err.detach() if self.error == "cross_entropy"
+                                else (predictions[rows] != wanted).float()).double()
+        k = cost_column(k_cpt, labels.device).reshape(-1).expand(batch)
+        leaf_value = target_err + k * plan.region_ops[plan.leaf_regions[run.leaf_of]]
+        targets = sampled_targets(run.visits, leaf_value, plan.region_ops, k, self.kind, self.critic_targets)
+        regression = 0.0
+        for visit, target in zip(run.visits, targets):
+            taken = visit.scores.float().gather(1, visit.taken[:, None]).squeeze(1)
+            regression = regression + (taken - target.float()).pow(2).sum()
+        region_p = plan.leaf_below[:, run.leaf_of].t().float()  # [B, R]: 1 where the example ran r
+        loss = (err_sum + self.k_ure * regression) / batch + self.k_l2 * self.model_cost(region_p.mean(0))
+        stats = torch.stack([(predictions != labels).float().mean(), self._path_ops[run.leaf_of].mean()])
+        return StepResult(loss, region_p, self.dist.mean(stats))
 
     def objective(self, out, labels, k_cpt, tau):
         detached = {j: s.detach() for j, s in out.scores.items()}
-        region_p = region_probabilities(self.plan, training_policy(self.plan, detached, tau, self.eps)).detach()
+        region_p = region_probabilities(self.plan, self.policy_of(detached, tau)).detach()
         err = self.leaf_errors(out, labels)
         layer_loss = expected_cost(self.plan, region_p, err, 0.0)
         decisions = inference_policy(detached)

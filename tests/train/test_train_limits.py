@@ -31,7 +31,7 @@ def test_the_largest_seed_is_accepted_by_torch():
 
 @pytest.mark.parametrize("value", [1, 0, "yes", "no", None, 1.0])
 def test_bool_settings_take_true_or_false_only(value):
-    assert len(BOOL_FIELDS) == 7  # dynamic_k_cpt, talr, regularized_policy, augment, fast, cuda_graph, sync_batch_norm
+    assert len(BOOL_FIELDS) == 8  # dynamic_k_cpt, sampled, talr, regularized_policy, augment, fast, cuda_graph, sync_batch_norm
     for name in BOOL_FIELDS:
         with pytest.raises(ConfigError, match=f"{name} must be true or false"):
             TrainConfig(**{name: value})
