@@ -108,3 +108,55 @@ def test_each_process_takes_its_local_gpu():
         assert resolve_device("cuda", context) == torch.device("cuda", local_rank % count)
     with pytest.raises(ConfigError, match="cuda:LOCAL_RANK"):
         resolve_device("cuda:0", DistContext(rank=0, world_size=2))
+
+
+PLAIN_CHAIN = """
+name: plain_chain
+input: {name: image, shape: [3, 32, 32]}
+blocks:
+  router: [{kind: linear, features: 8}, {kind: relu}, {kind: linear, features: 2}]
+nodes:
+  - {name: small, kind: resize, input: image, size: 8}
+  - {name: c1, kind: conv2d, input: small, channels: 4}
+  - {name: r1, kind: relu, input: c1}
+  - {name: d1, kind: flatten, input: r1}
+  - {name: e1, kind: classifier, input: d1, classes: 10}
+  - {name: j1, kind: junction, router: {reads: d1, block: router}, sinks: [e1, c2]}
+  - {name: c2, kind: conv2d, input: r1, channels: 8}
+  - {name: r2, kind: relu, input: c2}
+  - {name: d2, kind: flatten, input: r2}
+  - {name: e2, kind: classifier, input: d2, classes: 10}
+  - {name: j2, kind: junction, router: {reads: d2, block: router}, sinks: [e2, c3]}
+  - {name: c3, kind: conv2d, input: r2, channels: 8}
+  - {name: r3, kind: relu, input: c3}
+  - {name: d3, kind: flatten, input: r3}
+  - {name: e3, kind: classifier, input: d3, classes: 10}
+"""
+
+
+@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX environment")
+def test_sampled_critics_on_two_processes_match_one_process(tmp_path, monkeypatch):
+    """A sampled step skips branches (on one rank and not the other); its gradients are all-reduced whole.
+    The network has no batch norm, whose statistics a sampled step keeps per process."""
+    spec = tmp_path / "plain_chain.yaml"
+    spec.write_text(PLAIN_CHAIN)
+    monkeypatch.setattr(sys.modules[__name__], "ARGS", [str(spec), *ARGS[1:2], "pragmatic_critic", *ARGS[3:],
+                                                        "--sampled", "--no-sync-batch-norm", "--policy",
+                                                        "epsilon_greedy", "--epsilon", "0.5"])
+    _train(tmp_path / "one", 1, "--device", "cpu")
+    _train(tmp_path / "two", 2, "--device", "cpu")
+    _assert_equivalent(tmp_path)
+    config = json.loads((tmp_path / "two" / "config.json").read_text())
+    assert config["train"]["sampled"] is True and config["train"]["policy"] == "epsilon_greedy"
+    assert config["world_size"] == 2
+
+
+def test_sampled_critics_refuse_global_batch_norm_under_torchrun(tmp_path):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m",
+               "routegraph", "train", *ARGS[:2], "pragmatic_critic", *ARGS[3:], "--sampled", "--device", "cpu",
+               "--out", str(tmp_path / "run")]
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**env, **_python_env()})
+    assert done.returncode != 0
+    # (torchrun prints its own traceback when a process fails; none comes from routegraph's code)
+    assert "pass --no-sync-batch-norm" in done.stderr and "routegraph/train" not in done.stderr

@@ -19,7 +19,7 @@ from routegraph.train.sampled import SampledPass
 from routegraph.train.strategies import OptimisticCritic, PragmaticCritic
 
 from ..strategies_graphs import routed_specs
-from ..tiny_graphs import model_that_routes, tiny_chain
+from ..tiny_graphs import model_that_routes, tiny_chain, tiny_chain_spec
 
 K = torch.tensor(1e-6, dtype=torch.float64)
 
@@ -273,3 +273,86 @@ def test_one_example_in_a_vector_branch_normalises_with_the_running_statistics()
     strategy.sampled_loss(run, torch.tensor([0, 1, 2]), K).loss.backward()
     assert int(bn.num_batches_tracked) == 0 and bn.training  # left as it was, and back in training mode
     assert torch.equal(bn.running_mean, torch.zeros(6)) and model.nodes["fc"].weight.grad.abs().sum() > 0
+
+
+# -- the trainer, end to end ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def task():
+    from routegraph.data import load_task
+
+    return load_task("synthetic", n_train=300, n_test=60, seed=1)
+
+
+def _trainer(task, iterations, **settings):
+    from routegraph.train import Trainer
+    from routegraph.train.strategies import strategy_from_config
+
+    torch.manual_seed(0)
+    graph = compile_spec(tiny_chain_spec(classes=10, size=32), k_cpt_input=bool(settings.get("dynamic_k_cpt")))
+    model = build_model(graph)
+    config = TrainConfig(**{"method": "pragmatic_critic", "iterations": iterations, "batch_size": 16, "k_cpt": 1e-6,
+                            "sampled": True, **settings})
+    return Trainer(model, strategy_from_config(config), task, config=config)
+
+
+def test_a_sampled_run_resumes_exactly(task):
+    straight = _trainer(task, 6).fit()
+    partial = _trainer(task, 6).fit(until=3)
+    resumed = _trainer(task, 6)
+    resumed.load_state_dict(partial.state_dict())
+    resumed.fit()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("settings_", [
+    {"policy": "epsilon_greedy", "epsilon": 0.3},
+    {"policy": "argmax_floor", "epsilon": 0.3, "method": "optimistic_critic", "critic_targets": "bootstrapped"},
+    {"dynamic_k_cpt": True, "k_cpt": 0.0},
+    {"precision": "bf16"},
+    {"sampled": False, "policy": "epsilon_greedy", "epsilon": 0.3},  # the dense critic, under another policy
+])
+def test_sampled_and_policy_settings_train(task, settings_):
+    trainer = _trainer(task, 3, **settings_)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit()
+    assert trainer.iteration == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_epsilon_greedy_sends_epsilon_of_the_examples_off_the_argmax(task):
+    """With routers that always prefer sink 0 (exit 1), epsilon-greedy at epsilon e sends e/2 of the
+    batch down sink 1 in expectation: 0.25 at e = 0.5. 20 batches of 16 drawn; the bound is 5 standard
+    errors of a binomial proportion over 320 draws (0.12)."""
+    trainer = _trainer(task, 1, policy="epsilon_greedy", epsilon=0.5, epsilon_half_life=1e9)
+    strategy = trainer.strategy
+    strategy.epsilon.fill_(0.5)
+    for router in trainer.model.routers.values():
+        with torch.no_grad():
+            router.layers[-1].bias.copy_(torch.tensor([5.0, -5.0]))
+    deep = 0
+    for t in range(20):
+        images, _ = trainer.stream.batch(t)
+        u = torch.rand(16, 2, generator=torch.Generator().manual_seed(t))
+        run = trainer._sampler(images, None, u, lambda j, s, p: strategy.junction_policy(j, s, p, 1.0))
+        deep += int((run.leaf_of > 0).sum())
+    assert abs(deep / 320 - 0.25) < 0.12
+
+
+def test_the_cli_trains_sampled_and_refuses_an_actor(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "routegraph", "train", "specs/tiny_chain.yaml", "--k-cpt", "1e-6", "--iterations",
+            "3", "--batch-size", "16", "--no-progress", "--data-option", "n_train=128", "--data-option", "n_test=32",
+            "--eval-examples", "32"]
+    done = subprocess.run(base + ["--strategy", "pragmatic_critic", "--sampled", "--out", str(tmp_path / "ok")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["train"]["sampled"] is True
+    done = subprocess.run(base + ["--strategy", "actor", "--sampled", "--out", str(tmp_path / "no")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "sampled (--sampled) applies to critics only" in done.stderr and not (tmp_path / "no").exists()
