@@ -17,6 +17,7 @@ SAVED = [  # (module with render, saved results, docs heading, docs page)
     ("transformer_inference", "transformer-inference.json", "## Routed transformer inference", "benchmarks.md"),
     ("serve_load", "serve-load.json", "## Under load", "serving.md"),
     ("precision", "precision.json", "## bf16 precision", "benchmarks.md"),
+    ("sampled_critic", "sampled-critic.json", "## Sampled critics", "benchmarks.md"),
 ]
 
 
