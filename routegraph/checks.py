@@ -88,6 +88,9 @@ POLICIES = ("softmax", "epsilon_greedy", "argmax_floor")
 #: Sampled critic targets (routegraph.routing.sampled_targets): realised costs only, or with the
 #: critic's own estimates of the sinks not taken.
 CRITIC_TARGETS = ("realised", "bootstrapped")
+#: TALR of sampled critics: equal update variance at any traffic (sqrt(B / n_r), the derived one), or
+#: each region's mean gradient over the examples that ran it (B / n_r).
+SAMPLED_TALR = ("variance", "mean")
 
 
 def check_k_cpt(value, what: str = "k_cpt"):

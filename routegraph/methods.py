@@ -91,11 +91,11 @@ _BUILTIN = (
            "routegraph.train.strategies:Actor", settings=("k_dec",), colour="#1f77b4"),
     Method("pragmatic_critic", "pc", "Pragmatic critic nets",
            "routers regress the cost of the path the inference policy takes after them",
-           "routegraph.train.strategies:PragmaticCritic", settings=("k_ure", "policy", "critic_targets"), tau=0.1, zero_one_error=True,
+           "routegraph.train.strategies:PragmaticCritic", settings=("k_ure", "policy", "critic_targets", "sampled_talr"), tau=0.1, zero_one_error=True,
            colour="#2ca02c", sampling=True),
     Method("optimistic_critic", "oc", "Optimistic critic nets",
            "routers regress the cost of the best path after them",
-           "routegraph.train.strategies:OptimisticCritic", settings=("k_ure", "policy", "critic_targets"), tau=0.1, zero_one_error=True,
+           "routegraph.train.strategies:OptimisticCritic", settings=("k_ure", "policy", "critic_targets", "sampled_talr"), tau=0.1, zero_one_error=True,
            colour="#ff7f0e", sampling=True),
 )
 _METHODS: dict[str, Method] = {}

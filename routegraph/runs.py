@@ -174,7 +174,8 @@ SPEED_ONLY = ("fast", "threads", "device", "dist_backend", "cuda_graph")
 # today (0.1: a tenth of train held out) must not take the id of an older run that trained on all of it.
 HASHED_WHEN_CHANGED = {"sync_batch_norm": True, "val_fraction": 0.0, "val_max": 5000,
                        "k_cpt_input_scale": K_CPT_INPUT_SCALE, "precision": "fp32", "sampled": False,
-                       "policy": "softmax", "epsilon": 0.1, "epsilon_half_life": None, "critic_targets": "realised"}
+                       "policy": "softmax", "epsilon": 0.1, "epsilon_half_life": None, "critic_targets": "realised",
+                       "sampled_talr": "variance"}
 
 
 def run_id(config: TrainConfig, spec_text: str, extra: dict) -> str:

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origi
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..checks import (
-    CRITIC_TARGETS, K_CPT, NON_NEGATIVE, NON_NEGATIVE_INT, POLICIES, POSITIVE, POSITIVE_INT, PRECISIONS, SEED, THREADS,
+    CRITIC_TARGETS, K_CPT, SAMPLED_TALR, NON_NEGATIVE, NON_NEGATIVE_INT, POLICIES, POSITIVE, POSITIVE_INT, PRECISIONS, SEED, THREADS,
     Bound,
 )
 from ..errors import ConfigError, got
@@ -105,6 +105,10 @@ class TrainConfig(BaseModel):
     critic_targets: Literal[CRITIC_TARGETS] = Field("realised", **_help(  # type: ignore[valid-type]
         "sampled critics: realised (each taken sink's target is the cost its path paid) | bootstrapped (sinks not "
         "taken below count at the critic's own estimates, as the pragmatic / optimistic cost defines)"))
+    sampled_talr: Literal[SAMPLED_TALR] = Field("variance", **_help(  # type: ignore[valid-type]
+        "sampled critics' TALR: variance (sqrt(B / n_r): a region's update variance does not depend on how many "
+        "of the B examples ran it, as in the dense step) | mean (B / n_r: each region's mean gradient over the "
+        "n_r examples that ran it)"))
     k_l2: Annotated[Number, NON_NEGATIVE] = Field(1e-4, **_help(
         "weight of the path-weighted L2 penalty c_mod"))
     talr: bool = Field(True, **_help("throughput-adjusted learning rates"))
@@ -261,7 +265,7 @@ def _problems(data: dict) -> list[str]:
     method = get_method(v["method"]) if v["method"] in names else None
     if method is None:
         problems.append(_choices("method", v["method"], names, one_of=True))
-    for name in ("schedule", "error", "precision", "policy", "critic_targets"):
+    for name in ("schedule", "error", "precision", "policy", "critic_targets", "sampled_talr"):
         problem = _choices(name, v[name], get_args(fields[name].annotation))
         if problem:
             problems.append(problem)
@@ -282,8 +286,9 @@ def _problems(data: dict) -> list[str]:
             problems.append(f"policy {v['policy']} applies to critics only, not to method {v['method']!r}")
     if v["policy"] == "softmax" and (v["epsilon"] != fields["epsilon"].default or v["epsilon_half_life"] is not None):
         problems.append("epsilon and epsilon_half_life apply to the epsilon_greedy and argmax_floor policies only")
-    if v["critic_targets"] != "realised" and v["sampled"] is not True:
-        problems.append("critic_targets applies to sampled critics only (--sampled)")
+    for name, default in (("critic_targets", "realised"), ("sampled_talr", "variance")):
+        if v[name] != default and v["sampled"] is not True:
+            problems.append(f"{name} applies to sampled critics only (--sampled)")
     if v["k_cpt_input_scale"] != K_CPT_INPUT_SCALE and not v["dynamic_k_cpt"]:
         # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt
         problems.append("k_cpt_input_scale (--k-cpt-input-scale) applies to dynamic_k_cpt runs only")

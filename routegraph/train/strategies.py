@@ -38,6 +38,7 @@ class StepResult:
     loss: torch.Tensor
     region_p: torch.Tensor  # [B, R], detached
     stats: torch.Tensor  # [len(STAT_NAMES)], detached: read on the host only when logged
+    talr_exponent: int = 1  # TALR scales 1 / rms(p) to this power (2: a sampled step's B / n_r)
 
 
 #: What ``StepResult.stats`` holds, in order.
@@ -109,6 +110,8 @@ class Strategy:
         if not self.talr:
             return
         scales = talr_scales(result.region_p, mean=self.dist.mean if self.dist.active else None)
+        if result.talr_exponent != 1:
+            scales = scales.pow(result.talr_exponent)
         for region, params in self._grad_groups.items():
             grads = [p.grad for p in params if p.grad is not None]
             if grads:
@@ -177,9 +180,10 @@ class _Critic(Strategy):
 
     kind = "pragmatic"
 
-    def __init__(self, *, k_ure: float = 0.001, policy: str = "softmax", critic_targets: str = "realised", **kwargs):
+    def __init__(self, *, k_ure: float = 0.001, policy: str = "softmax", critic_targets: str = "realised",
+                 sampled_talr: str = "variance", **kwargs):
         super().__init__(**kwargs)
-        self.k_ure, self.policy, self.critic_targets = k_ure, policy, critic_targets
+        self.k_ure, self.policy, self.critic_targets, self.sampled_talr = k_ure, policy, critic_targets, sampled_talr
         self.epsilon = torch.zeros((), dtype=torch.float32)
 
     def policy_of(self, scores, tau):
@@ -198,7 +202,7 @@ class _Critic(Strategy):
         the error at the leaf each example reached, plus ``k_ure`` times each visited junction's regression
         of the taken sink's score on its target, plus c_mod weighted by how often each region ran.
         ``region_p`` is the 0/1 matrix of the regions each example ran, so TALR's ``1 / rms(p)`` is
-        ``sqrt(B / n_r)``, ``n_r`` the examples that ran region ``r``."""
+        ``sqrt(B / n_r)``, ``n_r`` the examples that ran region ``r`` (``sampled_talr='mean'``: ``B / n_r``)."""
         batch = len(labels)
         plan = self.plan
         err_sum, target_err = 0.0, torch.empty(batch, dtype=torch.float64, device=labels.device)
@@ -220,7 +224,7 @@ class _Critic(Strategy):
         region_p = plan.leaf_below[:, run.leaf_of].t().float()  # [B, R]: 1 where the example ran r
         loss = (err_sum + self.k_ure * regression) / batch + self.k_l2 * self.model_cost(region_p.mean(0))
         stats = torch.stack([(predictions != labels).float().mean(), self._path_ops[run.leaf_of].mean()])
-        return StepResult(loss, region_p, self.dist.mean(stats))
+        return StepResult(loss, region_p, self.dist.mean(stats), 2 if self.sampled_talr == "mean" else 1)
 
     def objective(self, out, labels, k_cpt, tau):
         detached = {j: s.detach() for j, s in out.scores.items()}

@@ -12,7 +12,7 @@ from routegraph.train.config import TrainConfig
 CASES = json.loads((Path(__file__).parent / "golden" / "run_ids.json").read_text())
 #: Settings added since the golden file was written, with the defaults that keep old ids (runs.HASHED_WHEN_CHANGED).
 ADDED = {"precision": "fp32", "sampled": False, "policy": "softmax", "epsilon": 0.1, "epsilon_half_life": None,
-         "critic_targets": "realised"}
+         "critic_targets": "realised", "sampled_talr": "variance"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["run_id"] + f"-{i}" for i, c in enumerate(CASES)])

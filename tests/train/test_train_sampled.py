@@ -86,6 +86,7 @@ def test_epsilon_follows_its_schedule():
     ({"method": "static", "policy": "epsilon_greedy"}, "policy epsilon_greedy applies to critics only"),
     ({"method": "pragmatic_critic", "epsilon": 0.3}, "epsilon and epsilon_half_life apply to"),
     ({"method": "pragmatic_critic", "critic_targets": "bootstrapped"}, "critic_targets applies to sampled critics"),
+    ({"method": "pragmatic_critic", "sampled_talr": "mean"}, "sampled_talr applies to sampled critics"),
     ({"method": "pragmatic_critic", "policy": "greedy"}, "policy must be softmax, epsilon_greedy or argmax_floor"),
 ])
 def test_settings_that_would_be_ignored_are_refused(settings_, words):
@@ -210,6 +211,18 @@ def test_talr_is_the_square_root_of_batch_over_examples_that_ran_the_region():
     expected = [math.sqrt(batch / c) if c else 1.0 for c in counts]
     assert scales.tolist() == pytest.approx(expected, rel=1e-6)
     assert 0 < min(counts[1:]) < batch  # some regions ran part of the batch
+    # sampled_talr='mean': B / n_r, applied to the gradients by after_backward
+    strategy.sampled_talr = "mean"
+    result = strategy.sampled_loss(run, labels, K)
+    model.zero_grad()
+    result.loss.backward()
+    unscaled = {n: p.grad.clone() for n, p in model.named_parameters()}
+    strategy.after_backward(result)
+    regions = model.owner_regions()
+    for name, p in model.named_parameters():
+        owner = next(o for o in regions if name.split(".")[1] == o.replace(".", "__"))
+        c = counts[regions[owner]]
+        assert torch.allclose(p.grad, unscaled[name] * (batch / c if c else 1.0)), name
 
 
 def test_talr_makes_the_update_variance_independent_of_traffic():
