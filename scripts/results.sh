@@ -11,6 +11,7 @@ PY=python3
 GPU=docs/results/runs/hybrid-small-gpu
 CPU=docs/results/runs/hybrid-small-cpu
 GPU2=docs/results/runs/hybrid-small-gpu-tier2
+SAMPLED=docs/results/runs/hybrid-sampled-cpu
 C2=docs/results/runs/cifar2-small-gpu
 C10=docs/results/runs/cifar10-small-gpu
 OUT=docs/results
@@ -27,7 +28,8 @@ $RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
 $PY scripts/results_table.py $GPU $CPU $GPU2 > $OUT/hybrid-table.md
 $PY scripts/results_table.py docs/results/runs/crosscheck-cpu >> $OUT/hybrid-table.md
 $PY scripts/results_table.py docs/results/runs/hybrid-medium-cpu > $OUT/hybrid-medium-table.md
+$PY scripts/results_table.py $GPU $CPU $SAMPLED > $OUT/hybrid-sampled-table.md
 { $PY scripts/results_table.py $C2; echo; $PY scripts/results_table.py $C10; } > $OUT/cifar-table.md
 $RG report $GPU $CPU $GPU2 -o $OUT/hybrid.html
 $RG report $C2 $C10 -o $OUT/cifar.html
-echo "wrote $OUT/*.png, $OUT/hybrid-table.md, $OUT/hybrid-medium-table.md, $OUT/cifar-table.md and $OUT/*.html"
+echo "wrote $OUT/*.png, $OUT/hybrid-table.md, $OUT/hybrid-medium-table.md, $OUT/hybrid-sampled-table.md, $OUT/cifar-table.md and $OUT/*.html"

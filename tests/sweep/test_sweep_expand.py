@@ -20,10 +20,10 @@ def experiments():
 
 # (experiment, tier) -> number of runs; None: the full sweep
 COUNTS = {
-    ("hybrid", None): 8 + 12 * 8 + 2,  # static n=1..8, 12 routed curves over the 8 k_cpt, 2 dynamic nets
+    ("hybrid", None): 8 + 13 * 8 + 2,  # static n=1..8, 13 routed curves over the 8 k_cpt, 2 dynamic nets
     ("hybrid", 1): 8 + 4 + 2,
     ("hybrid", 2): 8 + 4 + 2 + 8 * 4,
-    ("hybrid", 3): 46 + 3 * 4,  # the three sampled critics
+    ("hybrid", 3): 46 + 4 * 4,  # the four sampled critics
     ("cifar2", None): 16, ("cifar2", 2): 0, ("cifar2", 3): 12,
     ("cifar10", None): 16, ("cifar10", 3): 12,
     ("cifar5", None): 16, ("cifar5", 3): 0, ("cifar5", 4): 12,
@@ -41,7 +41,7 @@ def test_tier_groups(experiments):
     assert expand(hybrid, "small", tier=1).groups() == ["static", "actor", "actor_dynamic", "actor_dynamic_scale1e9"]
     sampled = {name for name in hybrid.group_names() if name.startswith("pragmatic_critic_sampled")}
     assert set(expand(hybrid, "small", tier=2).groups()) == set(hybrid.group_names()) - sampled
-    assert set(expand(hybrid, "small", tier=3).groups()) == set(hybrid.group_names()) and len(sampled) == 3
+    assert set(expand(hybrid, "small", tier=3).groups()) == set(hybrid.group_names()) and len(sampled) == 4
 
 
 def test_routed_groups_sweep_the_paper_set(experiments):

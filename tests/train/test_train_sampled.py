@@ -369,3 +369,32 @@ def test_the_cli_trains_sampled_and_refuses_an_actor(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "sampled (--sampled) applies to critics only" in done.stderr and not (tmp_path / "no").exists()
+
+
+def test_a_batch_splits_and_scatters_back_exactly():
+    """The batched sampled pass equals each example run alone (batch norm on its running statistics,
+    the one thing that couples examples): same leaves, loss and gradients."""
+    torch.manual_seed(0)
+    model = tiny_tree_model()
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    strategy = critic(model, k_ure=1.0)
+    batch = 12
+    x, y, u = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,)), torch.rand(batch, 2)
+    sampler = SampledPass(model)
+
+    def choose(j, s, p):
+        return strategy.junction_policy(j, s, p, 1.0)
+
+    run = sampler(x, None, u, choose)
+    batched = _grads(model, strategy.sampled_loss(run, y, K).loss)
+    alone = {n: torch.zeros_like(g) for n, g in batched.items()}
+    for b in range(batch):
+        one = sampler(x[b:b + 1], None, u[b:b + 1], choose)
+        assert int(one.leaf_of) == int(run.leaf_of[b])
+        for n, g in _grads(model, strategy.sampled_loss(one, y[b:b + 1], K).loss / batch).items():
+            alone[n] += g
+    assert len(set(run.leaf_of.tolist())) > 2
+    for n, g in batched.items():
+        assert torch.allclose(g, alone[n], atol=1e-6), n
