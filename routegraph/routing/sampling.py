@@ -67,7 +67,11 @@ def junction_policy(plan: RegionTables, junction: int, scores: Tensor, parent_p:
     it, from their scores ``[n, A]`` and their path probability ``parent_p [n]`` of its region
     (the product of the sink probabilities taken so far; 1 at the root). Equal to
     :func:`policy_probabilities` there. With the absolute floor, ``p(c_i) = (p(r) - f(r)) base_i + f(c_i)``
-    and ``pi_i = p(c_i) / p(r)``."""
+    and ``pi_i = p(c_i) / p(r)``.
+
+    >>> junction_policy(None, 0, torch.tensor([[0.0, 2.0, 1.0]]), torch.ones(1), "epsilon_greedy", epsilon=0.3)
+    tensor([[0.1000, 0.8000, 0.1000]])
+    """
     _check(policy, epsilon)
     if policy == "epsilon_greedy":
         return (1 - epsilon) * _one_hot(scores) + epsilon / scores.shape[1]

@@ -80,7 +80,7 @@ class Trainer:
             self.strategy.epsilon = torch.zeros((), dtype=torch.float32, device=self.device)
         self._sampler = self._prepare_sampled(model) if self.config.sampled else None
         # Dense training uses every parameter, so DDP needs no unused-parameter search; a sampled step
-        # skips branches, and its gradients are all-reduced whole instead (_all_reduce_gradients).
+        # skips branches, and its gradients are all-reduced whole instead (DistContext.average_gradients).
         self.forward = model
         if dist.active and self._sampler is None:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -225,7 +225,6 @@ class Trainer:
         self.strategy.after_backward(result)
         sgd_momentum_step(self.optimizer, lr)
         return torch.cat([self.dist.mean(result.loss.detach()).view(1), result.stats])
-
 
     def _sampled_step(self, images, labels, k_cpt, lr, tau, uniforms) -> torch.Tensor:
         """A sampled step (train/sampled.py): each example runs, forward and backward, only the path it

@@ -136,7 +136,8 @@ class Strategy:
         raise ConfigError(f"strategy class {cls.__qualname__} is not declared (routegraph.methods.register_method)")
 
     def to_json(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("plan", "dist")} | {"name": self.name}
+        return {k: v for k, v in vars(self).items()  # (epsilon: the trainer's schedule, not a setting)
+                if not k.startswith("_") and k not in ("plan", "dist") and not torch.is_tensor(v)} | {"name": self.name}
 
 
 class Static(Strategy):
