@@ -28,7 +28,7 @@ $RG plot $GPU/ac-4e-09-* --over-training -o $OUT/hybrid-dataflow-training.png
 $PY scripts/results_table.py $GPU $CPU $GPU2 > $OUT/hybrid-table.md
 $PY scripts/results_table.py docs/results/runs/crosscheck-cpu >> $OUT/hybrid-table.md
 $PY scripts/results_table.py docs/results/runs/hybrid-medium-cpu > $OUT/hybrid-medium-table.md
-$PY scripts/results_table.py $GPU $CPU $SAMPLED > $OUT/hybrid-sampled-table.md
+$PY scripts/results_table.py $GPU $CPU $SAMPLED $SAMPLED-long > $OUT/hybrid-sampled-table.md
 { $PY scripts/results_table.py $C2; echo; $PY scripts/results_table.py $C10; } > $OUT/cifar-table.md
 $RG report $GPU $CPU $GPU2 -o $OUT/hybrid.html
 $RG report $C2 $C10 -o $OUT/cifar.html
