@@ -286,8 +286,8 @@ def _problems(data: dict) -> list[str]:
             problems.append(f"policy {v['policy']} applies to critics only, not to method {v['method']!r}")
     if v["policy"] == "softmax" and (v["epsilon"] != fields["epsilon"].default or v["epsilon_half_life"] is not None):
         problems.append("epsilon and epsilon_half_life apply to the epsilon_greedy and argmax_floor policies only")
-    for name, default in (("critic_targets", "realised"), ("sampled_talr", "variance")):
-        if v[name] != default and v["sampled"] is not True:
+    for name in ("critic_targets", "sampled_talr"):
+        if v[name] != fields[name].default and v["sampled"] is not True:
             problems.append(f"{name} applies to sampled critics only (--sampled)")
     if v["k_cpt_input_scale"] != K_CPT_INPUT_SCALE and not v["dynamic_k_cpt"]:
         # it would be silently ignored: only the routers of a dynamic-k_cpt network read k_cpt

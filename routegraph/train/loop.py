@@ -191,9 +191,10 @@ class Trainer:
             group["lr"] = lr  # what the update uses is the tensor below; this keeps state_dict() truthful
         generator = torch.Generator().manual_seed(config.seed * 1_000_003 + t)
         k_cpt = self.k_cpt.sample(config.batch_size, generator)  # drawn for the global batch
+        mine = slice(self.dist.rank * len(labels), (self.dist.rank + 1) * len(labels))  # this rank's rows of it
         if torch.is_tensor(k_cpt):
             if self.dist.active:
-                k_cpt = k_cpt[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)]
+                k_cpt = k_cpt[mine]
             k_cpt = k_cpt.to(self.device)
         else:  # float64 as the cost functions hold it, on the device: the step reads no host value
             k_cpt = torch.full((), float(k_cpt), dtype=torch.float64, device=self.device)
@@ -203,7 +204,7 @@ class Trainer:
         lr_tau = torch.full((), lr, **scalar), torch.full((), tau, **scalar)
         if self._sampler is not None:  # each example's uniform draws: from (seed, t) only, sliced per rank
             uniforms = torch.rand(config.batch_size, max(len(self.model.graph.junctions), 1), generator=generator)
-            uniforms = uniforms[self.dist.rank * len(labels):(self.dist.rank + 1) * len(labels)].to(self.device)
+            uniforms = uniforms[mine].to(self.device)
             values = self._sampled_step(images, labels, k_cpt, *lr_tau, uniforms).tolist()
         else:
             step = self._graphed if self._graphed is not None else self._dense_step

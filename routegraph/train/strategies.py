@@ -189,8 +189,6 @@ class _Critic(Strategy):
 
     def policy_of(self, scores, tau):
         """Every junction's sink probabilities under the training policy (dense scores, detached)."""
-        if self.policy == "softmax":
-            return training_policy(self.plan, scores, tau, self.eps)
         return policy_probabilities(self.plan, scores, self.policy, tau=tau, epsilon=self.epsilon, eps=self.eps)
 
     def junction_policy(self, junction: int, scores, path_p, tau):
@@ -212,9 +210,9 @@ class _Critic(Strategy):
             logits, wanted = logits.float(), labels.index_select(0, rows)
             err = cross_entropy(logits, wanted)
             err_sum = err_sum + err.sum()
-            predictions[rows] = logits.argmax(1)
-            target_err[rows] = (err.detach() if self.error == "cross_entropy"
-                                else (predictions[rows] != wanted).float()).double()
+            predicted = logits.argmax(1)
+            predictions[rows] = predicted
+            target_err[rows] = (err.detach() if self.error == "cross_entropy" else (predicted != wanted).float()).double()
         k = cost_column(k_cpt, labels.device).reshape(-1).expand(batch)
         leaf_value = target_err + k * plan.region_ops[plan.leaf_regions[run.leaf_of]]
         targets = sampled_targets(run.visits, leaf_value, plan.region_ops, k, self.kind, self.critic_targets)
